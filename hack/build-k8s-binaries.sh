@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Build the real Kubernetes binaries gridshift's local fleet runs, from the Go module proxy.
+#
+#   hack/build-k8s-binaries.sh          build what is missing, print the bin directory last
+#   hack/build-k8s-binaries.sh --print  print the bin directory without building
+#
+# Pinned versions (override with the environment variables of the same name):
+#   K8S_VERSION   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
+#   ETCD_VERSION  etcd
+#   KWOK_VERSION  kwok and kwokctl
+#   HELM_VERSION  helm
+#
+# Each piece is cached under ${GRIDSHIFT_CACHE:-$HOME/.cache/gridshift}/<piece>-<version>/bin and
+# is built only when that directory lacks it, so a warm run does nothing. Needs: go (1.26.x), python3.
+set -euo pipefail
+
+K8S_VERSION=${K8S_VERSION:-v1.36.3}
+ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+HELM_VERSION=${HELM_VERSION:-v3.19.5}
+CACHE=${GRIDSHIFT_CACHE:-$HOME/.cache/gridshift}
+BIN="$CACHE/bin-k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
+
+if [[ ${1:-} == --print ]]; then echo "$BIN"; exit 0; fi
+
+K8S_DIR="$CACHE/kubernetes-$K8S_VERSION/bin"
+ETCD_DIR="$CACHE/etcd-$ETCD_VERSION/bin"
+KWOK_DIR="$CACHE/kwok-$KWOK_VERSION/bin"
+HELM_DIR="$CACHE/helm-$HELM_VERSION/bin"
+
+log() { printf '[build-k8s-binaries] %s\n' "$*" >&2; }
+fail() { printf '[build-k8s-binaries] FAILED: %s\n' "$*" >&2; exit 1; }
+have() { local d=$1; shift; for b in "$@"; do [[ -x $d/$b ]] || return 1; done; }
+
+command -v go >/dev/null || fail "go is not on PATH (Go 1.26 builds these binaries)"
+command -v python3 >/dev/null || fail "python3 is not on PATH"
+
+export CGO_ENABLED=0 GOFLAGS=-trimpath GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+START=$SECONDS
+
+# step <piece> <command...>: run one build step, name the piece if it fails
+step() {
+  local piece=$1; shift
+  local t=$SECONDS
+  if ! "$@" >"$WORK/$piece.log" 2>&1; then
+    tail -n 40 "$WORK/$piece.log" >&2
+    fail "$piece (see the output above; try a neighbouring version, e.g. ${piece^^}_VERSION=...)"
+  fi
+  log "$piece: done in $((SECONDS - t)) s"
+}
+
+build_kubernetes() {
+  local minor staging mod ld p
+  minor=$(cut -d. -f2 <<<"$K8S_VERSION")
+  staging="v0.${K8S_VERSION#v1.}"
+  mkdir -p "$WORK/k8s" "$K8S_DIR.tmp" && cd "$WORK/k8s"
+  go mod init gridshift.local/k8sbins
+  go mod edit -go=1.26.0
+  # k8s.io/kubernetes maps its staging modules to ./staging; map each to its published v0.Y.Z instead
+  mod=$(go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  go mod edit -json "$mod" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    if r["New"]["Path"].startswith("./staging/"):
+        print(r["Old"]["Path"])' >staging.txt
+  while read -r m; do go mod edit -replace="$m=$m@${staging}"; done <staging.txt
+  go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@${K8S_VERSION}" \
+    "k8s.io/kubernetes/cmd/kube-controller-manager@${K8S_VERSION}" \
+    "k8s.io/kubernetes/cmd/kube-scheduler@${K8S_VERSION}" \
+    "k8s.io/kubernetes/cmd/kubectl@${K8S_VERSION}"
+  ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=${K8S_VERSION} -X $p.gitMajor=1 -X $p.gitMinor=${minor}"
+    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  go build -p 2 -tags notest -ldflags "$ld" -o "$K8S_DIR.tmp/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  "$K8S_DIR.tmp/kube-apiserver" --version | grep -q "$K8S_VERSION"
+  rm -rf "$K8S_DIR" && mv "$K8S_DIR.tmp" "$K8S_DIR"
+}
+
+build_etcd() {
+  mkdir -p "$WORK/etcd" "$ETCD_DIR.tmp" && cd "$WORK/etcd"
+  go mod init gridshift.local/etcdbin
+  go get -tool "go.etcd.io/etcd/server/v3@${ETCD_VERSION}"
+  go build -ldflags "-s -w" -o "$ETCD_DIR.tmp/etcd" go.etcd.io/etcd/server/v3
+  "$ETCD_DIR.tmp/etcd" --version | grep -q "${ETCD_VERSION#v}"
+  rm -rf "$ETCD_DIR" && mv "$ETCD_DIR.tmp" "$ETCD_DIR"
+}
+
+build_kwok() {
+  mkdir -p "$KWOK_DIR.tmp"
+  GOBIN="$KWOK_DIR.tmp" go install -ldflags "-s -w" \
+    "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}" "sigs.k8s.io/kwok/cmd/kwokctl@${KWOK_VERSION}"
+  rm -rf "$KWOK_DIR" && mv "$KWOK_DIR.tmp" "$KWOK_DIR"
+}
+
+build_helm() {
+  local major=${HELM_VERSION%%.*}
+  local mod="helm.sh/helm/${major}"
+  [[ $major == v2 ]] && fail "helm: v2 is not supported"
+  mkdir -p "$WORK/helm" "$HELM_DIR.tmp" && cd "$WORK/helm"
+  go mod init gridshift.local/helmbin
+  go get -tool "${mod}/cmd/helm@${HELM_VERSION}"
+  go build -ldflags "-s -w -X ${mod}/internal/version.version=${HELM_VERSION}" -o "$HELM_DIR.tmp/helm" "${mod}/cmd/helm"
+  rm -rf "$HELM_DIR" && mv "$HELM_DIR.tmp" "$HELM_DIR"
+}
+
+if have "$K8S_DIR" kube-apiserver kube-controller-manager kube-scheduler kubectl; then
+  log "kubernetes $K8S_VERSION: cached"
+else
+  log "kubernetes $K8S_VERSION: building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (the long one: ~20 min cold)"
+  step kubernetes build_kubernetes
+fi
+if have "$ETCD_DIR" etcd; then log "etcd $ETCD_VERSION: cached"; else
+  log "etcd $ETCD_VERSION: building"; step etcd build_etcd; fi
+if have "$KWOK_DIR" kwok kwokctl; then log "kwok $KWOK_VERSION: cached"; else
+  log "kwok $KWOK_VERSION: building kwok and kwokctl"; step kwok build_kwok; fi
+if have "$HELM_DIR" helm; then log "helm $HELM_VERSION: cached"; else
+  log "helm $HELM_VERSION: building"; step helm build_helm; fi
+
+# one directory with every binary, so tools and tests take a single path
+mkdir -p "$BIN"
+for f in "$K8S_DIR"/* "$ETCD_DIR"/* "$KWOK_DIR"/* "$HELM_DIR"/*; do ln -sfn "$f" "$BIN/$(basename "$f")"; done
+log "all binaries ready in $((SECONDS - START)) s: $BIN"
+echo "$BIN"

@@ -1,0 +1,1 @@
+"""Member clusters: the only package that talks to Kubernetes APIs."""

@@ -1,0 +1,1 @@
+"""kopf handlers: each gathers a snapshot, calls a pure decision and applies what it returns."""

@@ -1,0 +1,1 @@
+"""The ledger: the only package that talks to PostgreSQL (SQLAlchemy 2, psycopg 3)."""

@@ -1,0 +1,1 @@
+"""The make-before-break migration state machine and the traffic routers."""

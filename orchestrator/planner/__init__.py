@@ -1,0 +1,1 @@
+"""The planner: a pure function from (snapshot, now) to a plan. It imports no I/O library."""

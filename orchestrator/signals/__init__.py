@@ -1,0 +1,1 @@
+"""Grid signals: the webhook (native JSON and OpenADR 3), price-feed pollers, zone state."""

@@ -1,0 +1,85 @@
+"""Session fixtures: one real fleet of Kubernetes control planes and one real PostgreSQL.
+
+Markers follow the directories: tests under ``unit/`` are ``unit``, ``integration/`` are
+``integration``, ``e2e/`` are ``e2e``. The fleet and the database start once per session and
+only when a test asks for them, so ``make test-unit`` starts nothing.
+
+- ``GRIDSHIFT_DATABASE_URL`` given: the tests use that database instead of starting one.
+- ``GRIDSHIFT_KUBECONFIGS`` given (``name=path,...``): the e2e tests use those clusters
+  (kind on a laptop, for example) instead of the local fleet.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.devenv import Fleet, LocalPostgres, default_cluster_specs, locate_binaries
+from orchestrator.devenv.binaries import Binaries
+from orchestrator.settings import Settings
+
+TESTS = Path(__file__).parent
+FLEET_CLUSTERS = ("shanghai", "hubei", "ningxia")
+GPU_NODES = 2
+GPUS_PER_NODE = 8
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        layer = Path(str(item.fspath)).relative_to(TESTS).parts[0]
+        if layer in ("unit", "integration", "e2e"):
+            item.add_marker(getattr(pytest.mark, layer))
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def binaries(settings: Settings) -> Binaries:
+    """The pinned Kubernetes binaries; a missing one fails the test loudly, never skips it."""
+    return locate_binaries(settings.bin_dir)
+
+
+def _progress(message: str) -> None:
+    print(f"[fleet] {message}", file=sys.stderr, flush=True)
+
+
+@pytest.fixture(scope="session")
+def fleet(binaries: Binaries) -> Iterator[Fleet]:
+    """Three real control planes (shanghai, hubei, ningxia), each with simulated GPU nodes."""
+    workdir = Path(tempfile.mkdtemp(prefix="gridshift-test-fleet-"))
+    specs = default_cluster_specs(FLEET_CLUSTERS, gpu_nodes=GPU_NODES, gpus_per_node=GPUS_PER_NODE)
+    running = Fleet(workdir, binaries, specs)
+    try:
+        running.up(progress=_progress)
+        yield running
+    finally:
+        running.down(progress=_progress)
+
+
+@pytest.fixture(scope="session")
+def database_url(settings: Settings) -> Iterator[str]:
+    """A real PostgreSQL database: GRIDSHIFT_DATABASE_URL, or a server started for the session."""
+    if settings.database_url is not None:
+        yield settings.database_url.get_secret_value()
+        return
+    server = LocalPostgres.create().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def kubeconfigs(settings: Settings, request: pytest.FixtureRequest) -> dict[str, Path]:
+    """The clusters the e2e suite runs against: GRIDSHIFT_KUBECONFIGS, else the local fleet."""
+    if settings.kubeconfigs:
+        return dict(settings.kubeconfigs)
+    running: Fleet = request.getfixturevalue("fleet")
+    return running.kubeconfigs()
