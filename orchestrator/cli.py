@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator import __version__
+from orchestrator.api import crdgen
 from orchestrator.devenv import Fleet, default_cluster_specs, locate_binaries
 from orchestrator.devenv.fleet import DEFAULT_CLUSTERS, STATE_FILE
 from orchestrator.errors import GridshiftError
@@ -27,7 +28,7 @@ dev = typer.Typer(
 )
 app.add_typer(dev, name="dev")
 
-console = Console()
+console = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True)
 
 WorkdirOption = Annotated[
@@ -49,6 +50,20 @@ def _fail(exc: GridshiftError) -> typer.Exit:
 def version() -> None:
     """Print gridshift's version."""
     console.print(__version__)
+
+
+@app.command()
+def crds(
+    output: Annotated[
+        Path | None, typer.Argument(help="Directory to write into (default: manifests/crds).")
+    ] = None,
+    check: Annotated[bool, typer.Option(help="Only check that the files are up to date.")] = False,
+) -> None:
+    """Write the CustomResourceDefinitions generated from the API models."""
+    args = [str(output)] if output else []
+    code = crdgen.main([*args, "--check"] if check else args)
+    if code:
+        raise typer.Exit(code=code)
 
 
 @dev.command("up")

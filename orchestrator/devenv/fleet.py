@@ -233,7 +233,7 @@ class Fleet:
                     self._kwokctl(spec.name, "delete", "cluster", timeout=120)
                 except DevEnvError as exc:
                     progress(f"cluster {spec.name}: kwokctl delete failed, stopping by pid ({exc})")
-        leftovers = procs.find(str(self.workdir))
+        leftovers = procs.find(str(self.workdir), program_under=True)
         if leftovers:
             progress(f"stopping {len(leftovers)} leftover processes")
             procs.terminate([p.pid for p in leftovers])
@@ -249,26 +249,37 @@ class Fleet:
         return self.cluster_dir(name) / "pids" / "kube-apiserver.pid"
 
     def stop_apiserver(self, name: str) -> None:
-        """Stop cluster ``name``'s kube-apiserver; its etcd keeps the objects."""
+        """Stop cluster ``name``'s kube-apiserver abruptly, as when a province goes dark.
+
+        Its etcd keeps the objects. The controller manager and scheduler may exit as well once
+        they lose their leases; `start_apiserver` starts whatever is not running.
+        """
         pid_file = self._apiserver_pid_file(name)
         try:
             pid = int(pid_file.read_text().strip())
         except (OSError, ValueError) as exc:
             raise DevEnvError(f"no kube-apiserver pid for cluster {name!r}: {exc}") from exc
-        procs.terminate([pid])
+        procs.terminate([pid], grace_seconds=2)
         # kwokctl starts only components whose pid file names a live process
         pid_file.unlink(missing_ok=True)
 
-    def start_apiserver(self, name: str) -> None:
-        """Start cluster ``name``'s stopped components again and wait until it serves."""
-        self._kwokctl(name, "start", "cluster", "--timeout", "3m", timeout=200)
-        self.kubectl(name, "get", "--raw", "/readyz", timeout=30)
+    def start_apiserver(self, name: str, *, timeout_seconds: float = 120) -> None:
+        """Start cluster ``name``'s stopped components again and wait until it is ready."""
+        deadline = time.monotonic() + timeout_seconds
+        self._kwokctl(name, "start", "cluster", "--timeout", "3m", timeout=timeout_seconds)
+        while not self.reachable(name):
+            if time.monotonic() > deadline:
+                raise DevEnvError(
+                    f"kube-apiserver of {name!r} not ready after {timeout_seconds:.0f} s; "
+                    f"see {self.cluster_dir(name) / 'logs' / 'kube-apiserver.log'}"
+                )
+            time.sleep(0.5)
 
     # -- looking at it ---------------------------------------------------------------------
 
     def processes(self) -> list[procs.Process]:
         """Live processes of the fleet: control planes, kwok and PostgreSQL."""
-        found = procs.find(str(self.workdir))
+        found = procs.find(str(self.workdir), program_under=True)
         if self.postgres is not None:
             found += procs.find(str(self.postgres.data_dir))
         return found
@@ -291,7 +302,7 @@ class Fleet:
     def status(self) -> list[ClusterStatus]:
         result = []
         for spec in self.specs:
-            mine = procs.find(str(self.cluster_dir(spec.name)))
+            mine = procs.find(str(self.cluster_dir(spec.name)), program_under=True)
             reachable = self.reachable(spec.name) if self.kubeconfig(spec.name).exists() else False
             ready = 0
             if reachable:

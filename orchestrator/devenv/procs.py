@@ -53,12 +53,31 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-def find(marker: str) -> list[Process]:
-    """Live processes whose command line contains ``marker``, except this one."""
+def _ancestors() -> set[int]:
+    """This process and its parents (a shell, `uv run`, ...), which name the marker too."""
+    chain = {os.getpid()}
+    pid = os.getppid()
+    while pid > 1 and pid not in chain:
+        chain.add(pid)
+        try:
+            status = (PROC / str(pid) / "status").read_text()
+        except OSError:
+            break
+        pid = next(
+            (int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:")), 0
+        )
+    return chain
+
+
+def find(marker: str, *, program_under: bool = False) -> list[Process]:
+    """Live processes whose command line contains ``marker``; never this one or its parents.
+
+    With ``program_under``, only processes whose program path starts with ``marker``.
+    """
     found: list[Process] = []
-    me = os.getpid()
+    skip = _ancestors()
     for entry in PROC.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
+        if not entry.name.isdigit() or int(entry.name) in skip:
             continue
         pid = int(entry.name)
         try:
@@ -66,7 +85,8 @@ def find(marker: str) -> list[Process]:
         except OSError:
             continue
         cmdline = raw.replace(b"\0", b" ").decode(errors="replace").strip()
-        if marker in cmdline and is_alive(pid):
+        matches = cmdline.startswith(marker) if program_under else marker in cmdline
+        if matches and is_alive(pid):
             name = Path(cmdline.split(" ", 1)[0]).name
             found.append(Process(pid, name, cmdline, _rss_bytes(pid)))
     return found

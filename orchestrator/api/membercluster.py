@@ -1,0 +1,111 @@
+"""MemberCluster: one Kubernetes cluster in a grid zone, where inference can run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from orchestrator.api.common import (
+    MAX_GENERATION,
+    Conditions,
+    DNSLabel,
+    DNSSubdomain,
+    Model,
+    SecretKeyRef,
+)
+
+TrafficRouterType = Literal["GatewayAPI", "None", "Webhook"]
+
+
+class BackendRef(Model):
+    """The backend that stands for this cluster in the edge cluster's HTTPRoute."""
+
+    group: Annotated[str, StringConstraints(max_length=253)] = Field(
+        default="", description='group of the backend ("" for a core Service).'
+    )
+    kind: Annotated[str, StringConstraints(min_length=1, max_length=63)] = Field(
+        default="Service", description="kind of the backend."
+    )
+    name: DNSSubdomain = Field(description="name of the backend.")
+    namespace: DNSLabel | None = Field(default=None, description="namespace of the backend.")
+    port: int | None = Field(default=None, ge=1, le=65535, description="port of the backend.")
+
+
+class Traffic(Model):
+    """How client traffic reaches this cluster."""
+
+    router: TrafficRouterType = Field(
+        default="None",
+        description=(
+            "router: GatewayAPI (weights on an HTTPRoute in the edge cluster), None (clients "
+            "resolve each cluster themselves; only replicas move) or Webhook (a global load "
+            "balancer's API)."
+        ),
+    )
+    backend_ref: BackendRef | None = Field(
+        default=None, description="backendRef of this cluster in the edge HTTPRoute (GatewayAPI)."
+    )
+
+
+class MemberClusterSpec(Model):
+    """Where a member cluster is and how gridshift reaches it."""
+
+    zone: DNSLabel = Field(description="zone: the GridZone this cluster draws power from.")
+    kubeconfig_secret_ref: SecretKeyRef = Field(
+        description="kubeconfigSecretRef: the Secret key holding a kubeconfig for gridshift."
+    )
+    max_gpus: int | None = Field(
+        default=None,
+        alias="maxGPUs",
+        ge=0,
+        le=100000,
+        description="maxGPUs gridshift may use here; unset means all allocatable GPUs.",
+    )
+    gpu_resource_name: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+        default="nvidia.com/gpu",
+        alias="gpuResourceName",
+        description="gpuResourceName: the extended resource that counts GPUs.",
+    )
+    traffic: Traffic = Field(
+        default_factory=Traffic, description="traffic: how clients reach this cluster."
+    )
+    cordoned: bool = Field(default=False, description="cordoned clusters receive no new moves.")
+
+
+class MemberClusterStatus(Model):
+    """The cluster as gridshift last probed it."""
+
+    observed_generation: int | None = Field(
+        default=None, ge=0, le=MAX_GENERATION, description="observedGeneration the status is for."
+    )
+    conditions: Conditions = Field(default_factory=list)
+    kubernetes_version: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="kubernetesVersion the API server reports."
+    )
+    allocatable_gpus: int = Field(
+        default=0,
+        alias="allocatableGPUs",
+        ge=0,
+        le=10000000,
+        description="allocatableGPUs on Ready nodes.",
+    )
+    used_gpus: int = Field(
+        default=0,
+        alias="usedGPUs",
+        ge=0,
+        le=10000000,
+        description="usedGPUs requested by pods that are not finished.",
+    )
+    free_gpus: int = Field(
+        default=0,
+        alias="freeGPUs",
+        ge=0,
+        le=10000000,
+        description="freeGPUs: allocatable (capped by maxGPUs) minus used.",
+    )
+    ready_nodes: int = Field(default=0, ge=0, le=100000, description="readyNodes in the cluster.")
+    last_probe_time: datetime | None = Field(
+        default=None, description="lastProbeTime: when gridshift last reached the API server."
+    )

@@ -1,0 +1,196 @@
+"""InferenceWorkload: a model server that gridshift places and moves between clusters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
+
+from orchestrator.api.common import MAX_GENERATION, Conditions, DNSLabel, DNSSubdomain, Model
+
+ReleaseMode = Literal["ScaleToZero", "Delete"]
+WarmStandby = Literal["None", "ImageCached", "WeightsCached", "HotStandby"]
+
+
+class DeploymentTemplate(Model):
+    """A plain apps/v1 Deployment spec. gridshift adds its labels and the selector.
+
+    Only ``replicas`` and ``template`` are checked here; the rest (strategy, minReadySeconds,
+    the whole pod template) is kept as written and validated by the target cluster's
+    server-side dry-run before any move.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    replicas: int = Field(default=1, ge=1, le=1000, description="replicas the workload needs.")
+    template: dict[str, Any] = Field(
+        description="template: the pod template (apps/v1 PodTemplateSpec), kept as written.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+
+
+class ServicePort(Model):
+    """A port the workload's Service exposes."""
+
+    name: DNSLabel = Field(description="name of the port.")
+    port: int = Field(ge=1, le=65535, description="port the Service listens on.")
+    target_port: int = Field(ge=1, le=65535, description="targetPort on the pods.")
+    protocol: Literal["TCP", "UDP", "SCTP"] = Field(default="TCP", description="protocol.")
+
+
+class Power(Model):
+    """How much power one replica draws: kW directly, or GPUs times watts."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.kwPerReplica) || has(self.wattsPerGPU)",
+                    "message": "set kwPerReplica, or wattsPerGPU with gpusPerReplica",
+                }
+            ]
+        }
+    )
+
+    gpus_per_replica: int = Field(
+        alias="gpusPerReplica", ge=0, le=64, description="gpusPerReplica each replica requests."
+    )
+    kw_per_replica: float | None = Field(
+        default=None, gt=0, le=1000, description="kwPerReplica: measured draw of one replica, kW."
+    )
+    watts_per_gpu: int | None = Field(
+        default=None,
+        alias="wattsPerGPU",
+        ge=1,
+        le=5000,
+        description="wattsPerGPU, used with gpusPerReplica when kwPerReplica is not set.",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_know(self) -> Power:
+        if self.kw_per_replica is None and self.watts_per_gpu is None:
+            raise ValueError("set kwPerReplica, or wattsPerGPU with gpusPerReplica")
+        return self
+
+    def kw_each(self) -> float:
+        """Power of one replica in kW."""
+        if self.kw_per_replica is not None:
+            return self.kw_per_replica
+        return self.gpus_per_replica * (self.watts_per_gpu or 0) / 1000.0
+
+
+class Placement(Model):
+    """Where the workload may run."""
+
+    home_cluster: DNSLabel = Field(description="homeCluster: where it runs when the grid is calm.")
+    allowed_zones: list[DNSLabel] = Field(
+        default_factory=list,
+        max_length=32,
+        description="allowedZones it may move to; empty means any zone.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    client_zone: DNSLabel | None = Field(
+        default=None, description="clientZone where its users are; default: the home zone."
+    )
+    latency_slo_milliseconds: int | None = Field(
+        default=None,
+        alias="latencySLOMilliseconds",
+        ge=1,
+        le=10000,
+        description="latencySLOMilliseconds: the largest round trip its users accept.",
+    )
+    movable: bool = Field(default=True, description="movable: false pins it to its home cluster.")
+
+
+class MigrationSettings(Model):
+    """How moves of this workload are carried out."""
+
+    deadline_seconds: int = Field(
+        default=180,
+        ge=30,
+        le=1800,
+        description="deadlineSeconds a move may take before it rolls back.",
+    )
+    drain_seconds: int = Field(
+        default=30, ge=0, le=600, description="drainSeconds in-flight requests get on the source."
+    )
+    release: ReleaseMode = Field(
+        default="ScaleToZero",
+        description="release: ScaleToZero keeps the source for a fast rollback; Delete removes it.",
+    )
+    warm_standby: WarmStandby = Field(
+        default="None",
+        description="warmStandby: what is pre-placed in other clusters (images, weights).",
+    )
+    traffic_steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(
+        default_factory=lambda: [10, 50, 100],
+        min_length=1,
+        max_length=10,
+        description="trafficSteps: percent of traffic on the target after each step; ends at 100.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "set",
+            "x-kubernetes-validations": [
+                {"rule": "self[size(self) - 1] == 100", "message": "the last step must be 100"},
+                {"rule": "self.isSorted()", "message": "steps must increase"},
+            ],
+        },
+    )
+    priority: int = Field(
+        default=100, ge=0, le=1000, description="priority breaks ties: higher moves first."
+    )
+
+
+class InferenceWorkloadSpec(Model):
+    """A model server: its Deployment, Service, power draw, placement and move settings."""
+
+    template: DeploymentTemplate = Field(
+        description="template: the apps/v1 Deployment spec to run (replicas, pod template, ...)."
+    )
+    service_ports: list[ServicePort] = Field(
+        default_factory=list,
+        max_length=16,
+        description="servicePorts of the Service gridshift creates beside the Deployment.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    power: Power = Field(description="power drawn per replica.")
+    placement: Placement = Field(description="placement: where it may run.")
+    migration: MigrationSettings = Field(
+        default_factory=MigrationSettings, description="migration settings."
+    )
+
+
+class InferenceWorkloadStatus(Model):
+    """Where the workload runs now and how it is doing."""
+
+    observed_generation: int | None = Field(
+        default=None, ge=0, le=MAX_GENERATION, description="observedGeneration the status is for."
+    )
+    conditions: Conditions = Field(default_factory=list)
+    current_cluster: DNSLabel | None = Field(
+        default=None, description="currentCluster where it serves now."
+    )
+    placed_at: datetime | None = Field(
+        default=None, description="placedAt: when it arrived in currentCluster (for dwell time)."
+    )
+    desired_replicas: int = Field(default=0, ge=0, le=1000, description="desiredReplicas.")
+    ready_replicas: int = Field(default=0, ge=0, le=100000, description="readyReplicas now.")
+    power_kw: float = Field(
+        default=0.0,
+        alias="powerKW",
+        ge=0,
+        le=10000000,
+        description="powerKW drawn by ready replicas.",
+    )
+    active_migration: DNSSubdomain | None = Field(
+        default=None, description="activeMigration: the Migration moving it now, if any."
+    )
+    last_migration: DNSSubdomain | None = Field(
+        default=None, description="lastMigration that finished."
+    )
+    last_migration_time: datetime | None = Field(
+        default=None, description="lastMigrationTime: when it finished."
+    )
+    message: Annotated[str, StringConstraints(max_length=4096)] = Field(
+        default="", description="message for people about the workload's state."
+    )
