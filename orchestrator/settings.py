@@ -55,6 +55,20 @@ class Settings(BaseSettings):
             "clusters when given, and against a local fleet they start otherwise."
         ),
     )
+    kubeconfig: Path | None = Field(
+        default=None,
+        description=(
+            "kubeconfig: kubeconfig file of the hub cluster, where gridshift's custom resources "
+            "live. When unset, gridshift uses its in-cluster ServiceAccount."
+        ),
+    )
+    namespace: str = Field(
+        default="gridshift-system",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="namespace of gridshift in the hub: its Secrets, Leases and Events.",
+    )
     log_level: str = Field(
         default="INFO",
         pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
