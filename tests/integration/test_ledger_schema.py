@@ -1,0 +1,185 @@
+"""The Alembic revisions build exactly the models' schema, and undo it, on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import CheckConstraint, Engine, inspect, text
+
+from orchestrator.ledger.db import make_engine
+from orchestrator.ledger.models import Base
+from orchestrator.ledger.schema import (
+    MIGRATION_LOCK_KEY,
+    current_revision,
+    downgrade_to_base,
+    head_revision,
+    upgrade_to_head,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+LEDGER_TABLES = set(Base.metadata.tables)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the session's database, left at the head revision afterwards."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+    upgrade_to_head(database_url)
+
+
+def tables(engine: Engine) -> set[str]:
+    """The tables in the public schema now."""
+    return set(inspect(engine).get_table_names())
+
+
+def sequences(engine: Engine) -> set[str]:
+    """The sequences in the public schema now (identity columns own one each)."""
+    with engine.connect() as connection:
+        names = connection.execute(
+            text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+        ).scalars()
+        return set(names)
+
+
+def test_upgrade_downgrade_upgrade_round_trips(database_url: str, engine: Engine) -> None:
+    """Upgrade builds the five tables, downgrade leaves none of them, and upgrade works again."""
+    upgrade_to_head(database_url)
+    assert tables(engine) >= LEDGER_TABLES
+    assert current_revision(database_url) == head_revision() == "0001"
+
+    downgrade_to_base(database_url)
+    assert tables(engine) <= {"alembic_version"}
+    assert sequences(engine) == set()
+    assert current_revision(database_url) is None
+
+    upgrade_to_head(database_url)
+    assert tables(engine) >= LEDGER_TABLES
+    assert current_revision(database_url) == "0001"
+
+
+def test_autogenerate_finds_no_difference(database_url: str, engine: Engine) -> None:
+    """Comparing the models with the migrated database finds nothing to change."""
+    upgrade_to_head(database_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_check_constraints_match_the_models(database_url: str, engine: Engine) -> None:
+    """Every CHECK constraint of the models exists in the database, and no other (autogenerate
+    does not compare them)."""
+    upgrade_to_head(database_url)
+    inspector = inspect(engine)
+    for name, table in Base.metadata.tables.items():
+        modelled = {c.name for c in table.constraints if isinstance(c, CheckConstraint)}
+        live = {c["name"] for c in inspector.get_check_constraints(name)}
+        assert live == modelled, name
+
+
+def test_every_column_is_commented_in_the_database(database_url: str, engine: Engine) -> None:
+    """\\d+ explains the schema: every table and column has a comment in PostgreSQL."""
+    upgrade_to_head(database_url)
+    inspector = inspect(engine)
+    for name in LEDGER_TABLES:
+        assert inspector.get_table_comment(name)["text"], name
+        uncommented = [c["name"] for c in inspector.get_columns(name) if not c.get("comment")]
+        assert uncommented == [], name
+
+
+UPGRADE = (
+    "import os; from orchestrator.ledger.schema import upgrade_to_head; "
+    "upgrade_to_head(os.environ['LEDGER_URL'])"
+)
+
+
+def waiting_for_the_lock(engine: Engine) -> int:
+    """How many sessions are waiting for the migration lock."""
+    with engine.connect() as connection:
+        return connection.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND objid = :key"
+            ),
+            {"key": MIGRATION_LOCK_KEY},
+        ).scalar_one()
+
+
+def test_processes_upgrading_together_take_turns(database_url: str, engine: Engine) -> None:
+    """Two processes upgrading an empty database at once queue on one lock, and both succeed."""
+    downgrade_to_base(database_url)
+    env = os.environ | {"LEDGER_URL": database_url}
+    with engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        upgrades = [
+            subprocess.Popen(
+                [sys.executable, "-c", UPGRADE],
+                cwd=REPO,
+                env=env,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        try:
+            deadline = time.monotonic() + 30
+            while waiting_for_the_lock(engine) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            queued = waiting_for_the_lock(engine)
+        finally:
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            holder.commit()
+            outputs = [upgrade.communicate(timeout=60)[1] for upgrade in upgrades]
+    assert queued == 2
+    assert [upgrade.returncode for upgrade in upgrades] == [0, 0], outputs
+    assert current_revision(database_url) == "0001"
+    assert tables(engine) >= LEDGER_TABLES
+
+
+def test_threads_upgrading_together_take_turns(database_url: str, engine: Engine) -> None:
+    """Two threads of one process upgrading at once both succeed (Alembic's state is global)."""
+    downgrade_to_base(database_url)
+    start_line = threading.Barrier(2, timeout=10)
+    errors: list[BaseException] = []
+
+    def upgrade() -> None:
+        try:
+            start_line.wait()
+            upgrade_to_head(database_url)
+        except BaseException as exc:  # handed to the main thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upgrade) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert current_revision(database_url) == "0001"
+
+
+def test_the_alembic_command_line_reads_pyproject_and_takes_a_url(database_url: str) -> None:
+    """`alembic -x url=... current` runs from the repository root with no alembic.ini."""
+    upgrade_to_head(database_url)
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "-x", f"url={database_url}", "current"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "0001 (head)" in result.stdout
