@@ -6,6 +6,7 @@ starting one cluster's API server to simulate a province going dark).
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Annotated
@@ -18,8 +19,8 @@ from orchestrator import __version__
 from orchestrator.api import crdgen
 from orchestrator.devenv import Fleet, default_cluster_specs, locate_binaries
 from orchestrator.devenv.fleet import DEFAULT_CLUSTERS, STATE_FILE
-from orchestrator.errors import GridshiftError
-from orchestrator.settings import get_settings
+from orchestrator.errors import ConfigError, GridshiftError
+from orchestrator.settings import Settings, get_settings
 
 app = typer.Typer(help="gridshift: inference capacity that follows the grid.", no_args_is_help=True)
 dev = typer.Typer(
@@ -64,6 +65,76 @@ def crds(
     code = crdgen.main([*args, "--check"] if check else args)
     if code:
         raise typer.Exit(code=code)
+
+
+@app.command()
+def run(
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="Hub kubeconfig (default: $GRIDSHIFT_KUBECONFIG).")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Ledger database URL (default: $GRIDSHIFT_DATABASE_URL).", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Run the operator against a hub cluster and the ledger's PostgreSQL."""
+    from orchestrator.controller import operator
+
+    overrides: dict[str, object] = {}
+    if kubeconfig is not None:
+        overrides["kubeconfig"] = kubeconfig
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        logging.basicConfig(
+            level=settings.log_level,
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+        # the client library's own retry chatter repeats what gridshift reports once
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
+        operator.run(settings)
+    except GridshiftError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command()
+def migrate(
+    workload: Annotated[str, typer.Argument(help="NAMESPACE/WORKLOAD to move.")],
+    to: Annotated[str, typer.Option("--to", help="MemberCluster to move it to.")],
+    wait: Annotated[bool, typer.Option(help="Follow the move until it ends.")] = False,
+    deadline_seconds: Annotated[
+        int, typer.Option(min=30, max=1800, help="Roll back if not done by then.")
+    ] = 180,
+    reason: Annotated[str, typer.Option(help="Why, for the ledger.")] = "moved by hand",
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="Hub kubeconfig (default: $GRIDSHIFT_KUBECONFIG).")
+    ] = None,
+) -> None:
+    """Move a workload to another cluster now (creates a Migration)."""
+    from orchestrator.manual import follow, start_migration
+
+    namespace, _, name = workload.partition("/")
+    if not name:
+        err.print("[bold red]error:[/] give the workload as NAMESPACE/WORKLOAD")
+        raise typer.Exit(code=2)
+    try:
+        path = kubeconfig or get_settings().kubeconfig
+        if path is None:
+            raise ConfigError("no hub kubeconfig: pass --kubeconfig or set GRIDSHIFT_KUBECONFIG")
+        created = start_migration(
+            path, namespace, name, to=to, deadline_seconds=deadline_seconds, reason=reason
+        )
+        console.print(f"migration {namespace}/{created} created: {name} -> {to}")
+        if not wait:
+            return
+        outcome = follow(path, namespace, created, echo=console.print)
+    except GridshiftError as exc:
+        raise _fail(exc) from exc
+    if outcome != "Completed":
+        raise typer.Exit(code=1)
 
 
 @dev.command("up")

@@ -24,7 +24,7 @@ from orchestrator.settings import Settings
 
 TESTS = Path(__file__).parent
 FLEET_CLUSTERS = ("shanghai", "hubei", "ningxia")
-GPU_NODES = 2
+GPU_NODES = 4
 GPUS_PER_NODE = 8
 
 

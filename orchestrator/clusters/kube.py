@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from kubernetes import client, config
@@ -24,8 +24,6 @@ FIELD_MANAGER = "gridshift"
 
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
-
-T = TypeVar("T")
 
 
 class KubeError(ClusterError):
@@ -49,8 +47,12 @@ class KubeError(ClusterError):
         return self.status == 0 or self.status >= 500
 
 
-def call(cluster: str, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run one API call; turn its failures into :class:`KubeError` naming cluster and action."""
+def call(cluster: str, what: str, fn: Callable[..., object], *args: Any, **kwargs: Any) -> Any:
+    """Run one API call; turn its failures into :class:`KubeError` naming cluster and action.
+
+    The generated client's models are loosely typed (every field optional); what this package
+    returns to other layers is converted to typed values first.
+    """
     try:
         return fn(*args, **kwargs)
     except ApiException as exc:

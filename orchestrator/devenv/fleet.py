@@ -8,6 +8,7 @@ after the other, since kwokctl picks ports per cluster and parallel creates can 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -89,8 +90,20 @@ class Fleet:
 
     def kubeconfig(self, name: str) -> Path:
         """The admin kubeconfig of cluster ``name`` (client certificate, https://127.0.0.1)."""
-        self._spec(name)
+        self.spec(name)
         return self.cluster_dir(name) / "kubeconfig.yaml"
+
+    def portable_kubeconfig(self, name: str) -> str:
+        """Cluster ``name``'s kubeconfig with its certificates inline, as a Secret holds it."""
+        config = yaml.safe_load(self.kubeconfig(name).read_text())
+        for section, key in (("clusters", "cluster"), ("users", "user")):
+            for entry in config.get(section, []):
+                body = entry[key]
+                for field in ("certificate-authority", "client-certificate", "client-key"):
+                    if field in body:
+                        raw = Path(body.pop(field)).read_bytes()
+                        body[f"{field}-data"] = base64.b64encode(raw).decode()
+        return str(yaml.safe_dump(config, sort_keys=False))
 
     def kubeconfigs(self) -> dict[str, Path]:
         return {s.name: self.kubeconfig(s.name) for s in self.specs}
@@ -99,7 +112,7 @@ class Fleet:
         config = yaml.safe_load(self.kubeconfig(name).read_text())
         return str(config["clusters"][0]["cluster"]["server"])
 
-    def _spec(self, name: str) -> ClusterSpec:
+    def spec(self, name: str) -> ClusterSpec:
         for spec in self.specs:
             if spec.name == name:
                 return spec

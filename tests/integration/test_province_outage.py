@@ -42,4 +42,4 @@ def test_stopped_api_server_is_unreachable_while_others_serve_and_returns_intact
         kept = core(kubeconfig).read_namespaced_config_map("dispatch", ns)
         assert kept.data == {"order": "shed 500 kW"}
         nodes = core(kubeconfig).list_node(label_selector="sim.gridshift.io/node=gpu").items
-        assert len(nodes) == 2
+        assert len(nodes) == fleet.spec("hubei").gpu_nodes

@@ -1,0 +1,211 @@
+"""One member cluster: the calls gridshift makes there (probe, apply, dry-run, scale, delete)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+
+from orchestrator.clusters.kube import APPLY, FIELD_MANAGER, KubeError, call
+
+TIMEOUT = 10.0
+"""Seconds any single call to a member cluster may take."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a probe of a member cluster found."""
+
+    version: str
+    ready_nodes: int
+    allocatable_gpus: int
+    used_gpus: int
+    used_gpus_by_workload: dict[tuple[str, str], int]
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    """The part of a Deployment's spec and status a migration watches."""
+
+    namespace: str
+    name: str
+    replicas: int
+    ready_replicas: int
+    updated_replicas: int
+    generation: int
+    observed_generation: int
+    labels: dict[str, str]
+
+    @property
+    def settled(self) -> bool:
+        """The controller has seen the latest spec and every replica is updated and ready."""
+        return (
+            self.observed_generation >= self.generation
+            and self.ready_replicas >= self.replicas
+            and self.updated_replicas >= self.replicas
+        )
+
+
+def deployment_state(obj: Any) -> DeploymentState:
+    """A DeploymentState from a client V1Deployment."""
+    status = obj.status
+    return DeploymentState(
+        namespace=obj.metadata.namespace,
+        name=obj.metadata.name,
+        replicas=int(obj.spec.replicas or 0),
+        ready_replicas=int((status and status.ready_replicas) or 0),
+        updated_replicas=int((status and status.updated_replicas) or 0),
+        generation=int(obj.metadata.generation or 0),
+        observed_generation=int((status and status.observed_generation) or 0),
+        labels=dict(obj.metadata.labels or {}),
+    )
+
+
+def _quantity(value: str | None) -> int:
+    if not value:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        return 0
+
+
+class MemberClient:
+    """Synchronous calls to one member cluster; async callers use ``asyncio.to_thread``."""
+
+    def __init__(self, name: str, api: client.ApiClient) -> None:
+        self.name = name
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.apps = client.AppsV1Api(api)
+
+    def version(self) -> str:
+        info = call(
+            self.name,
+            "read version",
+            client.VersionApi(self.api).get_code,
+            _request_timeout=TIMEOUT,
+        )
+        return str(info.git_version)
+
+    def probe(self, gpu_resource: str = "nvidia.com/gpu") -> Probe:
+        """Version, Ready nodes and GPUs: allocatable on Ready nodes, requested by live pods."""
+        version = self.version()
+        nodes = call(self.name, "list nodes", self.core.list_node, _request_timeout=TIMEOUT)
+        ready = [
+            n
+            for n in nodes.items
+            if any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+            and not n.spec.unschedulable
+        ]
+        allocatable = sum(_quantity((n.status.allocatable or {}).get(gpu_resource)) for n in ready)
+        pods = call(
+            self.name,
+            "list pods",
+            self.core.list_pod_for_all_namespaces,
+            field_selector="status.phase!=Succeeded,status.phase!=Failed",
+            _request_timeout=TIMEOUT,
+        )
+        used = 0
+        by_workload: dict[tuple[str, str], int] = {}
+        for pod in pods.items:
+            if not pod.spec.node_name:
+                continue  # not scheduled: holds no GPU yet
+            gpus = sum(
+                _quantity(((c.resources and c.resources.requests) or {}).get(gpu_resource))
+                for c in pod.spec.containers
+            )
+            used += gpus
+            workload = (pod.metadata.labels or {}).get("gridshift.io/workload")
+            if workload and gpus:
+                key = (pod.metadata.namespace, workload)
+                by_workload[key] = by_workload.get(key, 0) + gpus
+        return Probe(version, len(ready), allocatable, used, by_workload)
+
+    def ensure_namespace(self, namespace: str) -> None:
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+        call(
+            self.name,
+            f"apply namespace {namespace}",
+            self.core.patch_namespace,
+            namespace,
+            body,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type=APPLY,
+            _request_timeout=TIMEOUT,
+        )
+
+    def apply(self, manifest: dict[str, Any], *, dry_run: bool = False) -> None:
+        """Server-side apply a Deployment or Service under gridshift's field manager."""
+        kind = manifest["kind"]
+        ns, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+        patch = {
+            "Deployment": self.apps.patch_namespaced_deployment,
+            "Service": self.core.patch_namespaced_service,
+        }[kind]
+        extra = {"dry_run": "All"} if dry_run else {}
+        call(
+            self.name,
+            f"{'dry-run ' if dry_run else ''}apply {kind} {ns}/{name}",
+            patch,
+            name,
+            ns,
+            manifest,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type=APPLY,
+            _request_timeout=TIMEOUT,
+            **extra,
+        )
+
+    def read_deployment(self, namespace: str, name: str) -> DeploymentState | None:
+        try:
+            obj = call(
+                self.name,
+                f"read Deployment {namespace}/{name}",
+                self.apps.read_namespaced_deployment,
+                name,
+                namespace,
+                _request_timeout=TIMEOUT,
+            )
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+        return deployment_state(obj)
+
+    def scale(self, namespace: str, name: str, replicas: int) -> None:
+        """Set a Deployment's replicas through its scale subresource."""
+        call(
+            self.name,
+            f"scale Deployment {namespace}/{name} to {replicas}",
+            self.apps.patch_namespaced_deployment_scale,
+            name,
+            namespace,
+            {"spec": {"replicas": replicas}},
+            _request_timeout=TIMEOUT,
+        )
+
+    def delete(self, kind: str, namespace: str, name: str) -> bool:
+        """Delete a Deployment or Service; False when it was already gone."""
+        remove = {
+            "Deployment": self.apps.delete_namespaced_deployment,
+            "Service": self.core.delete_namespaced_service,
+        }[kind]
+        try:
+            call(
+                self.name,
+                f"delete {kind} {namespace}/{name}",
+                remove,
+                name,
+                namespace,
+                propagation_policy="Background",
+                _request_timeout=TIMEOUT,
+            )
+        except KubeError as exc:
+            if exc.not_found:
+                return False
+            raise
+        return True

@@ -1,0 +1,23 @@
+"""What every handler needs, built once per operator process and passed as kopf's ``memo``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from orchestrator.clusters.hub import HubClient
+from orchestrator.clusters.registry import MemberRegistry
+from orchestrator.ledger.writer import LedgerWriter
+from orchestrator.migration.engine import Engine
+from orchestrator.settings import Settings
+
+
+@dataclass
+class Context:
+    """The operator's long-lived parts."""
+
+    settings: Settings
+    hub: HubClient
+    registry: MemberRegistry
+    ledger: LedgerWriter
+    engine: Engine
+    probe_failures: dict[str, int] = field(default_factory=dict)

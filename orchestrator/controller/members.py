@@ -1,0 +1,106 @@
+"""MemberCluster handlers: keep a client per member, probe it, keep its status true."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from orchestrator.api.common import GROUP, VERSION, Condition
+from orchestrator.api.membercluster import MemberClusterSpec
+from orchestrator.clusters.kube import KubeError
+from orchestrator.controller.context import Context
+from orchestrator.controller.errors import handled
+from orchestrator.errors import ClusterError
+from orchestrator.migration.status import set_condition
+
+log = logging.getLogger(__name__)
+PROBE_SECONDS = 10.0
+
+
+async def register(ctx: Context, name: str, spec: dict[str, Any]) -> None:
+    """Build (or refresh) the member's client from its kubeconfig Secret."""
+    parsed = MemberClusterSpec.model_validate(spec)
+    ref = parsed.kubeconfig_secret_ref
+    kubeconfig = await asyncio.to_thread(ctx.hub.secret_value, ref.namespace, ref.name, ref.key)
+    ctx.registry.upsert(name, kubeconfig)
+
+
+async def prime(ctx: Context) -> None:
+    """Register every MemberCluster before any migration resumes."""
+    for item in await asyncio.to_thread(ctx.hub.list, "memberclusters"):
+        name = item["metadata"]["name"]
+        try:
+            await register(ctx, name, item["spec"])
+        except ClusterError as exc:
+            log.warning("cluster=%s not registered at start: %s", name, exc)
+
+
+def setup(registry: kopf.OperatorRegistry) -> None:
+    @kopf.on.resume(GROUP, VERSION, "memberclusters", registry=registry)
+    @kopf.on.create(GROUP, VERSION, "memberclusters", registry=registry)
+    @kopf.on.update(GROUP, VERSION, "memberclusters", field="spec", registry=registry)
+    async def member_changed(name: str, spec: kopf.Spec, memo: Any, **_: Any) -> None:
+        with handled():
+            await register(memo, name, dict(spec))
+
+    @kopf.on.delete(GROUP, VERSION, "memberclusters", optional=True, registry=registry)
+    async def member_deleted(name: str, memo: Any, **_: Any) -> None:
+        memo.registry.remove(name)
+
+    @kopf.timer(GROUP, VERSION, "memberclusters", interval=PROBE_SECONDS, registry=registry)
+    async def member_probe(
+        name: str,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        meta: kopf.Meta,
+        memo: Any,
+        patch: kopf.Patch,
+        **_: Any,
+    ) -> None:
+        parsed = MemberClusterSpec.model_validate(spec)
+        now = datetime.now(UTC)
+        conditions = [Condition.model_validate(c) for c in status.get("conditions", [])]
+        try:
+            await register(memo, name, dict(spec))  # picks up a rotated kubeconfig
+            member = memo.registry.get(name)
+            probe = await asyncio.to_thread(member.client.probe, parsed.gpu_resource_name)
+        except (ClusterError, KubeError) as exc:
+            conditions = set_condition(
+                conditions,
+                kind="Reachable",
+                status="False",
+                reason="ProbeFailed",
+                message=f"{exc}. Check the cluster's API server and the kubeconfig Secret "
+                f"{parsed.kubeconfig_secret_ref.namespace}/{parsed.kubeconfig_secret_ref.name}",
+                now=now,
+            )
+            patch.status["conditions"] = [c.wire() for c in conditions]
+            patch.status["observedGeneration"] = meta.get("generation")
+            return
+        allocatable = probe.allocatable_gpus
+        if parsed.max_gpus is not None:
+            allocatable = min(allocatable, parsed.max_gpus)
+        conditions = set_condition(
+            conditions,
+            kind="Reachable",
+            status="True",
+            reason="Probed",
+            message=f"API server {probe.version} answered",
+            now=now,
+        )
+        patch.status.update(
+            {
+                "conditions": [c.wire() for c in conditions],
+                "observedGeneration": meta.get("generation"),
+                "kubernetesVersion": probe.version,
+                "allocatableGPUs": allocatable,
+                "usedGPUs": probe.used_gpus,
+                "freeGPUs": max(0, allocatable - probe.used_gpus),
+                "readyNodes": probe.ready_nodes,
+                "lastProbeTime": now.isoformat(),
+            }
+        )

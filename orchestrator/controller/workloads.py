@@ -1,0 +1,91 @@
+"""InferenceWorkload handlers: place a new workload at home, roll out template changes where it
+runs, and keep its status (cluster, ready replicas, power) true."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from orchestrator.api.common import GROUP, VERSION
+from orchestrator.api.workload import InferenceWorkloadSpec
+from orchestrator.controller.context import Context
+from orchestrator.controller.errors import handled
+from orchestrator.migration import workloads
+
+STATUS_SECONDS = 5.0
+
+
+async def _apply(
+    ctx: Context, cluster: str, namespace: str, name: str, spec: InferenceWorkloadSpec
+) -> None:
+    member = ctx.registry.get(cluster)
+    await asyncio.to_thread(member.client.ensure_namespace, namespace)
+    service = workloads.service(namespace, name, spec)
+    if service is not None:
+        await asyncio.to_thread(member.client.apply, service)
+    await asyncio.to_thread(member.client.apply, workloads.deployment(namespace, name, spec))
+
+
+def setup(registry: kopf.OperatorRegistry) -> None:
+    @kopf.on.resume(GROUP, VERSION, "inferenceworkloads", registry=registry)
+    @kopf.on.create(GROUP, VERSION, "inferenceworkloads", registry=registry)
+    @kopf.on.update(GROUP, VERSION, "inferenceworkloads", field="spec", registry=registry)
+    async def workload_changed(
+        namespace: str | None,
+        name: str,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        memo: Any,
+        patch: kopf.Patch,
+        reason: str,
+        **_: Any,
+    ) -> None:
+        assert namespace is not None  # noqa: S101 - InferenceWorkload is namespaced
+        parsed = InferenceWorkloadSpec.model_validate(spec)
+        current = status.get("currentCluster")
+        with handled():
+            if not current:
+                await _apply(memo, parsed.placement.home_cluster, namespace, name, parsed)
+                patch.status["currentCluster"] = parsed.placement.home_cluster
+                patch.status["placedAt"] = datetime.now(UTC).isoformat()
+                patch.status["desiredReplicas"] = parsed.template.replicas
+                return
+            if status.get("activeMigration"):
+                raise kopf.TemporaryError(
+                    f"{name} is moving ({status['activeMigration']}); the template change is "
+                    "rolled out when the move ends",
+                    delay=10,
+                )
+            if reason != "resume":
+                await _apply(memo, current, namespace, name, parsed)
+            patch.status["desiredReplicas"] = parsed.template.replicas
+
+    @kopf.timer(GROUP, VERSION, "inferenceworkloads", interval=STATUS_SECONDS, registry=registry)
+    async def workload_status(
+        namespace: str | None,
+        name: str,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        meta: kopf.Meta,
+        memo: Any,
+        patch: kopf.Patch,
+        **_: Any,
+    ) -> None:
+        assert namespace is not None  # noqa: S101 - InferenceWorkload is namespaced
+        current = status.get("currentCluster")
+        if not current or not memo.registry.known(current):
+            return
+        parsed = InferenceWorkloadSpec.model_validate(spec)
+        found = memo.registry.get(current).watch.get(namespace, name)
+        ready = found.ready_replicas if found is not None else 0
+        fresh = {
+            "readyReplicas": ready,
+            "desiredReplicas": parsed.template.replicas,
+            "powerKW": round(ready * parsed.power.kw_each(), 3),
+            "observedGeneration": meta.get("generation"),
+        }
+        changed = {k: v for k, v in fresh.items() if status.get(k) != v}
+        patch.status.update(changed)

@@ -1,0 +1,80 @@
+"""Manual moves from the command line: create a Migration, and follow it to its end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from orchestrator.api.common import API_VERSION
+from orchestrator.api.migration import TERMINAL_PHASES
+from orchestrator.clusters.hub import HubClient
+from orchestrator.clusters.kube import client_from_file
+from orchestrator.errors import ClusterError
+
+
+def start_migration(
+    kubeconfig: Path,
+    namespace: str,
+    workload: str,
+    *,
+    to: str,
+    deadline_seconds: int = 180,
+    reason: str = "moved by hand",
+) -> str:
+    """Create a Migration of ``workload`` from where it runs to ``to``; return its name."""
+    hub = HubClient(client_from_file(kubeconfig))
+    found = hub.get("inferenceworkloads", workload, namespace)
+    if found is None:
+        raise ClusterError(f"no InferenceWorkload {namespace}/{workload}")
+    source = (found.get("status") or {}).get("currentCluster")
+    if not source:
+        raise ClusterError(f"{namespace}/{workload} is not placed yet; wait for it to run")
+    if source == to:
+        raise ClusterError(f"{namespace}/{workload} already runs in {to}")
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": "Migration",
+        "metadata": {"generateName": f"{workload[:40]}-to-{to[:12]}-", "namespace": namespace},
+        "spec": {
+            "workload": workload,
+            "fromCluster": source,
+            "toCluster": to,
+            "deadlineSeconds": deadline_seconds,
+            "reason": {"trigger": "Manual", "message": reason[:1024]},
+        },
+    }
+    created = hub.create("migrations", namespace, body)
+    return str(created["metadata"]["name"])
+
+
+def follow(
+    kubeconfig: Path,
+    namespace: str,
+    name: str,
+    *,
+    echo: Callable[[str], object],
+    poll_seconds: float = 0.5,
+    timeout_seconds: float = 3600,
+) -> str:
+    """Print each phase as the Migration enters it; return the final phase."""
+    hub = HubClient(client_from_file(kubeconfig))
+    seen = ""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_seconds:
+        found = hub.get("migrations", name, namespace)
+        if found is None:
+            raise ClusterError(f"Migration {namespace}/{name} disappeared")
+        status = found.get("status") or {}
+        phase = status.get("phase", "Pending")
+        if phase != seen:
+            elapsed = time.monotonic() - started
+            echo(f"{elapsed:7.1f}s  {phase}  {status.get('message', '')}".rstrip())
+            seen = phase
+        if phase in TERMINAL_PHASES:
+            duration = status.get("durationSeconds")
+            met = status.get("deadlineMet")
+            echo(f"ended {phase} after {duration} s; deadline met: {met}")
+            return str(phase)
+        time.sleep(poll_seconds)
+    raise ClusterError(f"Migration {namespace}/{name} did not end in {timeout_seconds:.0f} s")

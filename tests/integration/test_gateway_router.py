@@ -1,0 +1,264 @@
+"""The gateway-api router against a real kube-apiserver with the Gateway API CRDs (edge: shanghai)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client, watch
+
+from orchestrator.clusters.httproute import GROUP, PLURAL, VERSION, HTTPRoutes
+from orchestrator.clusters.kube import KubeError, client_from_file, client_from_kubeconfig
+from orchestrator.devenv import Fleet
+from orchestrator.devenv.gateway import install_gateway_api
+from orchestrator.errors import ClusterError
+from orchestrator.migration.routers.base import Backend, Route
+from orchestrator.migration.routers.gateway_api import (
+    GatewayAPIRouter,
+    ParentRef,
+    UnknownClusterError,
+    stored_split,
+)
+from tests.kube import namespace
+
+pytestmark = pytest.mark.timeout(300)
+
+EDGE = "shanghai"
+CLUSTERS = ("shanghai", "hubei", "ningxia")
+STEPS = (10, 50, 100)
+WATCH_SECONDS = 60
+
+
+@pytest.fixture(scope="module")
+def edge(fleet: Fleet) -> HTTPRoutes:
+    """The edge cluster's HTTPRoutes, with the Gateway API CRDs installed."""
+    install_gateway_api(fleet, EDGE)
+    return HTTPRoutes(client_from_file(fleet.kubeconfig(EDGE)), cluster=EDGE)
+
+
+@pytest.fixture
+def route(fleet: Fleet, edge: HTTPRoutes) -> Iterator[Route]:
+    """A workload's route in a fresh namespace: one backend Service per member cluster."""
+    with namespace(fleet.kubeconfig(EDGE), prefix="gw") as ns:
+        yield Route(ns, "llama", {c: Backend(f"llama-{c}", port=8000) for c in CLUSTERS})
+
+
+@pytest.fixture
+def objects(fleet: Fleet) -> client.CustomObjectsApi:
+    """The edge's custom objects, for the test's own reads and watches."""
+    return client.CustomObjectsApi(client_from_file(fleet.kubeconfig(EDGE)))
+
+
+def shift(router: GatewayAPIRouter, route: Route, *percents: int, source: str, target: str) -> None:
+    """Run the router's async shift once per percent, in order, in one event loop."""
+
+    async def steps() -> None:
+        for percent in percents:
+            await router.shift(route, source=source, target=target, percent=percent)
+
+    asyncio.run(steps())
+
+
+def percent(router: GatewayAPIRouter, route: Route, *, source: str, target: str) -> int | None:
+    return asyncio.run(router.target_percent(route, source=source, target=target))
+
+
+class Recorder:
+    """Records the cluster weights of every event a watch on one HTTPRoute delivers.
+
+    The watch starts at ``resource_version`` (so no event after it is missed, however late the
+    thread connects) and stops at the first event whose weights are ``until``, or after
+    WATCH_SECONDS.
+    """
+
+    def __init__(
+        self,
+        objects: client.CustomObjectsApi,
+        route: Route,
+        *,
+        resource_version: str,
+        until: dict[str, int],
+    ) -> None:
+        self.objects, self.route = objects, route
+        self.resource_version, self.final = resource_version, until
+        self.seen: list[dict[str, int]] = []
+        self.done = threading.Event()
+        self.watch = watch.Watch()
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            for event in self.watch.stream(
+                self.objects.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.route.namespace,
+                PLURAL,
+                field_selector=f"metadata.name={self.route.name}",
+                resource_version=self.resource_version,
+                timeout_seconds=WATCH_SECONDS,
+                _request_timeout=WATCH_SECONDS + 10,
+            ):
+                weights = stored_split(self.route, event["raw_object"]).weights
+                self.seen.append(weights)
+                if weights == self.final:
+                    self.watch.stop()
+        except BaseException as exc:  # reported by the test thread
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def wait(self) -> list[dict[str, int]]:
+        assert self.done.wait(WATCH_SECONDS + 15), "the watch did not end"
+        if self.error is not None:
+            raise self.error
+        return self.seen
+
+
+def test_watch_sees_every_step_in_order_ending_all_on_target(
+    edge: HTTPRoutes, route: Route, objects: client.CustomObjectsApi
+) -> None:
+    """A watch records 10, 50, 100 percent in order, ending with 100 on the target, 0 elsewhere."""
+    router = GatewayAPIRouter(edge)
+    shift(router, route, 0, source="hubei", target="ningxia")
+    listed: Any = objects.list_namespaced_custom_object(GROUP, VERSION, route.namespace, PLURAL)
+    final = {"hubei": 0, "ningxia": 100, "shanghai": 0}
+    recorder = Recorder(
+        objects, route, resource_version=listed["metadata"]["resourceVersion"], until=final
+    )
+    recorder.start()
+
+    shift(router, route, *STEPS, source="hubei", target="ningxia")
+
+    seen = recorder.wait()
+    assert seen == [{"hubei": 100 - p, "ningxia": p, "shanghai": 0} for p in STEPS]
+    assert seen[-1] == final
+    assert percent(router, route, source="hubei", target="ningxia") == 100
+
+
+def test_installing_the_gateway_api_again_changes_nothing(fleet: Fleet, edge: HTTPRoutes) -> None:
+    """Installing the Gateway API CRDs into a cluster that has them succeeds and lists them."""
+    names = install_gateway_api(fleet, EDGE)
+    assert "httproutes.gateway.networking.k8s.io" in names
+    assert "gateways.gateway.networking.k8s.io" in names
+
+
+def test_route_does_not_exist_until_the_first_shift(edge: HTTPRoutes, route: Route) -> None:
+    """Before any shift the target's percent is None; after the first it is the shifted percent."""
+    router = GatewayAPIRouter(edge)
+    assert percent(router, route, source="shanghai", target="hubei") is None
+    shift(router, route, 10, source="shanghai", target="hubei")
+    assert percent(router, route, source="shanghai", target="hubei") == 10
+
+
+def test_rollback_to_zero_restores_the_source_to_100(edge: HTTPRoutes, route: Route) -> None:
+    """Shifting back to 0 after 10 and 50 puts the source back at 100 and the others at 0."""
+    router = GatewayAPIRouter(edge)
+    shift(router, route, 10, 50, 0, source="shanghai", target="ningxia")
+    stored = edge.read(route.namespace, route.name)
+    assert stored is not None
+    assert stored_split(route, stored).weights == {"shanghai": 100, "hubei": 0, "ningxia": 0}
+    assert percent(router, route, source="shanghai", target="ningxia") == 0
+
+
+def test_shifting_twice_to_the_same_percent_changes_nothing(edge: HTTPRoutes, route: Route) -> None:
+    """A repeated shift to the same percent stores the same weights at the same resourceVersion."""
+    router = GatewayAPIRouter(edge)
+    first = router.apply_shift(route, source="hubei", target="shanghai", percent=50)
+    again = router.apply_shift(route, source="hubei", target="shanghai", percent=50)
+    assert again.weights == first.weights == {"hubei": 50, "shanghai": 50, "ningxia": 0}
+    assert again.resource_version == first.resource_version
+
+
+def test_unknown_cluster_is_refused_before_anything_is_written(
+    edge: HTTPRoutes, route: Route
+) -> None:
+    """A target with no backend in the route raises a clear error and creates no route."""
+    router = GatewayAPIRouter(edge)
+    with pytest.raises(UnknownClusterError, match=r"target cluster 'gansu' has no backend.*hubei"):
+        shift(router, route, 10, source="hubei", target="gansu")
+    assert edge.read(route.namespace, route.name) is None
+
+
+def test_route_attaches_to_the_configured_gateway(edge: HTTPRoutes, route: Route) -> None:
+    """The stored route's parentRefs are the configured Gateway and listener, and its labels ours."""
+    router = GatewayAPIRouter(
+        edge, parent_refs=[ParentRef("public", namespace=route.namespace, section_name="https")]
+    )
+    shift(router, route, 10, source="hubei", target="ningxia")
+    stored: Any = edge.read(route.namespace, route.name)
+    parent = stored["spec"]["parentRefs"]
+    assert [(p["kind"], p["name"], p["namespace"], p["sectionName"]) for p in parent] == [
+        ("Gateway", "public", route.namespace, "https")
+    ]
+    assert stored["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gridshift"
+
+
+def test_fields_of_other_managers_survive_and_hand_edited_weights_are_taken_back(
+    edge: HTTPRoutes, route: Route, objects: client.CustomObjectsApi
+) -> None:
+    """Hostnames another manager set survive a shift; weights edited by hand are taken back."""
+    router = GatewayAPIRouter(edge)
+    shift(router, route, 10, source="hubei", target="ningxia")
+    stored: Any = edge.read(route.namespace, route.name)
+    edited = stored["spec"]["rules"]
+    edited[0]["backendRefs"][0]["weight"] = 77
+    objects.patch_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        route.namespace,
+        PLURAL,
+        route.name,
+        {"spec": {"hostnames": ["llama.example.test"], "rules": edited}},
+        field_manager="someone-else",
+    )
+
+    shift(router, route, 50, source="hubei", target="ningxia")
+
+    after: Any = edge.read(route.namespace, route.name)
+    assert after["spec"]["hostnames"] == ["llama.example.test"]
+    assert stored_split(route, after).weights == {"hubei": 50, "ningxia": 50, "shanghai": 0}
+
+
+def _closed_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_edge_is_a_cluster_error_not_a_hang() -> None:
+    """An edge whose API server does not answer (a closed loopback port) raises ClusterError fast."""
+    kubeconfig = f"""
+apiVersion: v1
+kind: Config
+clusters:
+- name: dark
+  cluster: {{server: "https://127.0.0.1:{_closed_loopback_port()}", insecure-skip-tls-verify: true}}
+users:
+- name: dark
+  user: {{token: not-a-secret}}
+contexts:
+- name: dark
+  context: {{cluster: dark, user: dark}}
+current-context: dark
+"""
+    router = GatewayAPIRouter(
+        HTTPRoutes(client_from_kubeconfig(kubeconfig), cluster="dark-edge", timeout=5)
+    )
+    route = Route("ai", "llama", {c: Backend(f"llama-{c}", port=8000) for c in CLUSTERS})
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match=r"'dark-edge'.*unreachable") as shifted:
+        shift(router, route, 10, source="hubei", target="ningxia")
+    with pytest.raises(ClusterError, match=r"'dark-edge'.*unreachable"):
+        percent(router, route, source="hubei", target="ningxia")
+    assert isinstance(shifted.value, KubeError)
+    assert shifted.value.unreachable
+    assert time.monotonic() - started < 20
