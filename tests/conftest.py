@@ -24,7 +24,7 @@ from orchestrator.settings import Settings
 
 TESTS = Path(__file__).parent
 FLEET_CLUSTERS = ("shanghai", "hubei", "ningxia")
-GPU_NODES = 4
+GPU_NODES = 6
 GPUS_PER_NODE = 8
 
 
@@ -64,16 +64,25 @@ def fleet(binaries: Binaries) -> Iterator[Fleet]:
 
 
 @pytest.fixture(scope="session")
-def database_url(settings: Settings) -> Iterator[str]:
-    """A real PostgreSQL database: GRIDSHIFT_DATABASE_URL, or a server started for the session."""
+def local_postgres(settings: Settings) -> Iterator[LocalPostgres | None]:
+    """The PostgreSQL server this session started, or None when GRIDSHIFT_DATABASE_URL is given."""
     if settings.database_url is not None:
-        yield settings.database_url.get_secret_value()
+        yield None
         return
     server = LocalPostgres.create().start()
     try:
-        yield server.url
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(settings: Settings, local_postgres: LocalPostgres | None) -> str:
+    """A real PostgreSQL database: GRIDSHIFT_DATABASE_URL, or a server started for the session."""
+    if local_postgres is not None:
+        return local_postgres.url
+    assert settings.database_url is not None
+    return settings.database_url.get_secret_value()
 
 
 @pytest.fixture(scope="session")

@@ -62,6 +62,9 @@ class MemberRegistry:
                 "kubeconfig Secret"
             ) from None
 
+    def names(self) -> list[str]:
+        return sorted(self._members)
+
     def known(self, name: str) -> bool:
         return name in self._members
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from orchestrator.clusters.httproute import HTTPRoutes
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.clusters.registry import MemberRegistry
@@ -20,6 +21,7 @@ from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.ledger.writer import LedgerWriter
 from orchestrator.migration.engine import Engine
 from orchestrator.migration.routers.base import NoRouter, TrafficRouter
+from orchestrator.migration.routers.gateway_api import GatewayAPIRouter
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,16 @@ def build_registry() -> kopf.OperatorRegistry:
     return registry
 
 
-def build_context(settings: Settings, routers: dict[str, TrafficRouter] | None = None) -> Context:
+def build_routers(settings: Settings, hub: HubClient) -> dict[str, TrafficRouter]:
+    """Every router by the name MemberClusters use; the edge is the hub unless configured."""
+    edge = client_from_file(settings.edge_kubeconfig) if settings.edge_kubeconfig else hub.api
+    return {
+        "None": NoRouter(),
+        "GatewayAPI": GatewayAPIRouter(HTTPRoutes(edge, cluster="edge")),
+    }
+
+
+def build_context(settings: Settings) -> Context:
     if settings.database_url is None:
         raise ConfigError("GRIDSHIFT_DATABASE_URL is not set: gridshift records every move")
     if settings.kubeconfig is None:
@@ -65,7 +76,11 @@ def build_context(settings: Settings, routers: dict[str, TrafficRouter] | None =
     registry = MemberRegistry()
     ledger = LedgerWriter(settings.database_url.get_secret_value())
     engine = Engine(
-        hub=hub, registry=registry, ledger=ledger, routers={"None": NoRouter(), **(routers or {})}
+        hub=hub,
+        registry=registry,
+        ledger=ledger,
+        routers=build_routers(settings, hub),
+        pauses=settings.fault_pause_seconds,
     )
     return Context(settings=settings, hub=hub, registry=registry, ledger=ledger, engine=engine)
 

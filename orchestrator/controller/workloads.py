@@ -63,6 +63,17 @@ def setup(registry: kopf.OperatorRegistry) -> None:
                 await _apply(memo, current, namespace, name, parsed)
             patch.status["desiredReplicas"] = parsed.template.replicas
 
+    @kopf.on.delete(GROUP, VERSION, "inferenceworkloads", optional=True, registry=registry)
+    async def workload_deleted(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+        """A deleted workload leaves nothing behind in any member cluster."""
+        ctx: Context = memo
+        assert namespace is not None  # noqa: S101 - InferenceWorkload is namespaced
+        with handled():
+            for cluster in ctx.registry.names():
+                client = ctx.registry.get(cluster).client
+                await asyncio.to_thread(client.delete, "Deployment", namespace, name)
+                await asyncio.to_thread(client.delete, "Service", namespace, name)
+
     @kopf.timer(GROUP, VERSION, "inferenceworkloads", interval=STATUS_SECONDS, registry=registry)
     async def workload_status(
         namespace: str | None,

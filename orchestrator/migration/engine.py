@@ -53,6 +53,10 @@ class Engine:
     clock: Callable[[], datetime] = utcnow
     bookings: dict[str, dict[str, int]] = field(default_factory=dict)
     """GPUs promised to migrations not yet provisioned, by target cluster and migration."""
+    pauses: Mapping[str, float] = field(default_factory=dict)
+    """Fault injection for tests: seconds to wait in a phase before acting (settings)."""
+    ledger_quiet_until: float = 0.0
+    """After a failed write, best-effort ledger writes are skipped until then (monotonic)."""
 
     def booked(self, cluster: str, *, besides: str) -> int:
         return sum(g for key, g in self.bookings.get(cluster, {}).items() if key != besides)
@@ -84,6 +88,7 @@ class Move:
         self.target: MemberClusterSpec | None = None
         self.peak_level = 0
         self.free_gpus: int | None = None
+        self.paused: set[str] = set()
 
     @property
     def key(self) -> str:
@@ -124,6 +129,8 @@ class Move:
             if step.action is Action.WAIT:
                 await self._wait(step, now)
                 continue
+            if await self._injected_pause(stopping):
+                continue
             try:
                 await self._apply(step, observed)
             except (ClusterError, LedgerError, MigrationError) as exc:
@@ -131,6 +138,22 @@ class Move:
                 await asyncio.sleep(1.0)
                 with contextlib.suppress(ClusterError):
                     await self._refresh_workload()
+
+    async def _injected_pause(self, stopping: Stopping) -> bool:
+        """Fault injection: hold a configured phase once per process; True if it paused."""
+        phase = self.status.phase
+        seconds = self.engine.pauses.get(phase, 0.0)
+        if seconds <= 0 or phase in self.paused:
+            return False
+        self.paused.add(phase)
+        log.info(
+            "migration=%s pausing %.1f s in phase=%s (fault injection)", self.key, seconds, phase
+        )
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        while loop.time() < until and stopping() is None:  # noqa: ASYNC110 - polled flag
+            await asyncio.sleep(min(0.1, until - loop.time()))
+        return True
 
     async def _wait(self, step: Step, now: datetime) -> None:
         slice_ = WAIT_SLICE
@@ -453,6 +476,9 @@ class Move:
             )
 
     async def _record(self, *, best_effort: bool) -> bool:
+        loop = asyncio.get_running_loop()
+        if best_effort and loop.time() < self.engine.ledger_quiet_until:
+            return False  # PostgreSQL failed moments ago: the final write will catch up
         snap = st.snapshot(
             uid=self.uid,
             namespace=self.namespace,
@@ -464,6 +490,7 @@ class Move:
         try:
             await asyncio.to_thread(self.engine.ledger.record, snap)
         except (LedgerError, ValueError) as exc:
+            self.engine.ledger_quiet_until = loop.time() + 5.0
             if best_effort:
                 log.warning("migration=%s ledger write deferred: %s", self.key, exc)
                 return False
