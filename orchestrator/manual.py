@@ -54,17 +54,13 @@ def follow(
     name: str,
     *,
     echo: Callable[[str], object],
-    poll_seconds: float = 0.5,
-    timeout_seconds: float = 3600,
+    timeout_seconds: int = 3600,
 ) -> str:
-    """Print each phase as the Migration enters it; return the final phase."""
+    """Print each phase as the Migration enters it (from a watch); return the final phase."""
     hub = HubClient(client_from_file(kubeconfig))
     seen = ""
     started = time.monotonic()
-    while time.monotonic() - started < timeout_seconds:
-        found = hub.get("migrations", name, namespace)
-        if found is None:
-            raise ClusterError(f"Migration {namespace}/{name} disappeared")
+    for found in hub.follow("migrations", namespace, name, timeout_seconds=timeout_seconds):
         status = found.get("status") or {}
         phase = status.get("phase", "Pending")
         if phase != seen:
@@ -76,5 +72,4 @@ def follow(
             met = status.get("deadlineMet")
             echo(f"ended {phase} after {duration} s; deadline met: {met}")
             return str(phase)
-        time.sleep(poll_seconds)
-    raise ClusterError(f"Migration {namespace}/{name} did not end in {timeout_seconds:.0f} s")
+    raise ClusterError(f"Migration {namespace}/{name} did not end in {timeout_seconds} s")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes import client
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from orchestrator.api.common import GROUP, VERSION
 from orchestrator.clusters.kube import MERGE, KubeError, call
@@ -127,6 +130,32 @@ class HubClient:
                 _request_timeout=TIMEOUT,
             )
         return dict(done)
+
+    def follow(
+        self, plural: str, namespace: str, name: str, *, timeout_seconds: int = 3600
+    ) -> Iterator[dict[str, Any]]:
+        """Every version of one namespaced object, as the API server writes them (a watch)."""
+        stream = watch.Watch()
+        try:
+            for event in stream.stream(
+                self.objects.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                field_selector=f"metadata.name={name}",
+                timeout_seconds=timeout_seconds,
+            ):
+                if event["type"] in ("ADDED", "MODIFIED"):
+                    yield dict(event["object"])
+                elif event["type"] == "DELETED":
+                    return
+        except (ApiException, HTTPError, OSError) as exc:
+            raise KubeError(
+                f"watching {plural} {namespace}/{name} failed: {exc}", status=0, cluster=HUB
+            ) from exc
+        finally:
+            stream.stop()
 
     def create(self, plural: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         """Create a namespaced custom object (a Migration, say)."""
