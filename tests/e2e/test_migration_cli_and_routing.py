@@ -18,8 +18,8 @@ from conftest import (
     workload,
 )
 from kubernetes import client, watch
-from urllib3.exceptions import ProtocolError
 from operator_process import GRIDSHIFT, HUB
+from urllib3.exceptions import ProtocolError
 
 from orchestrator.devenv.gateway import install_gateway_api
 
