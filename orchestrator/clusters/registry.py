@@ -36,6 +36,10 @@ class MemberRegistry:
         self._loop = loop
         self._members: dict[str, Member] = {}
 
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop the watches wake waiters on."""
+        self._loop = loop
+
     def upsert(self, name: str, kubeconfig: str) -> Member:
         """Add the member, or rebuild it when its kubeconfig changed; return it."""
         digest = hashlib.sha256(kubeconfig.encode()).hexdigest()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -98,7 +99,10 @@ def run(settings: Settings) -> None:
     registry = build_registry()
 
     async def main() -> None:
-        context.registry._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        # every Kubernetes and ledger call runs in a thread: size the pool for many moves at once
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="io"))
+        context.registry.bind(loop)
         await kopf.operator(registry=registry, memo=context, standalone=True, clusterwide=True)
 
     asyncio.run(main())

@@ -186,20 +186,7 @@ class Fleet:
         for spec in self.specs:
             started = time.monotonic()
             progress(f"cluster {spec.name}: starting etcd, kube-apiserver, controllers, kwok")
-            self._kwokctl(
-                spec.name,
-                "-c",
-                str(config),
-                "create",
-                "cluster",
-                "--kubeconfig",
-                "",
-                "--wait",
-                "120s",
-                "--timeout",
-                "5m",
-                timeout=330,
-            )
+            self._create(spec.name, config, progress)
             self._add_nodes(spec)
             progress(
                 f"cluster {spec.name}: ready in {time.monotonic() - started:.1f} s at "
@@ -212,6 +199,37 @@ class Fleet:
             self.postgres.start()
             progress(f"postgresql: ready on 127.0.0.1:{self.postgres.port}")
         self.save()
+
+    def _create(self, name: str, config: Path, progress: Progress, attempts: int = 3) -> None:
+        """Create one cluster; a start that fails (a port taken between kwokctl choosing it
+        and etcd binding it, say) is deleted and tried again."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._kwokctl(
+                    name,
+                    "-c",
+                    str(config),
+                    "create",
+                    "cluster",
+                    "--kubeconfig",
+                    "",
+                    "--wait",
+                    "60s",
+                    "--timeout",
+                    "90s",
+                    timeout=120,
+                )
+                return
+            except DevEnvError as exc:
+                if attempt == attempts:
+                    raise
+                progress(f"cluster {name}: start failed ({exc}); deleting it and trying again")
+                try:
+                    self._kwokctl(name, "delete", "cluster", timeout=120)
+                except DevEnvError:
+                    procs.terminate(
+                        [p.pid for p in procs.find(str(self.cluster_dir(name)), program_under=True)]
+                    )
 
     def _add_nodes(self, spec: ClusterSpec) -> None:
         if spec.gpu_nodes == 0:

@@ -22,6 +22,7 @@ from orchestrator.api.migration import TERMINAL_PHASES, MigrationSpec, Migration
 from orchestrator.api.workload import InferenceWorkloadSpec
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import KubeError
+from orchestrator.clusters.member import Probe
 from orchestrator.clusters.registry import MemberRegistry
 from orchestrator.errors import ClusterError, LedgerError, MigrationError
 from orchestrator.ledger.writer import LedgerWriter
@@ -31,6 +32,8 @@ from orchestrator.migration.machine import Action, Observed, Step, decide
 from orchestrator.migration.routers.base import Backend, NoRouter, Route, TrafficRouter
 
 log = logging.getLogger(__name__)
+PROBE_TTL = 2.0
+"""Seconds a member-cluster probe is shared by moves into that cluster."""
 WAIT_SLICE = 2.0
 """Longest single wait: how soon a stop request or a deletion is noticed."""
 
@@ -55,6 +58,7 @@ class Engine:
     """GPUs promised to migrations not yet provisioned, by target cluster and migration."""
     pauses: Mapping[str, float] = field(default_factory=dict)
     """Fault injection for tests: seconds to wait in a phase before acting (settings)."""
+    probes: dict[str, tuple[float, Probe]] = field(default_factory=dict)
     ledger_quiet_until: float = 0.0
     """After a failed write, best-effort ledger writes are skipped until then (monotonic)."""
 
@@ -66,6 +70,22 @@ class Engine:
 
     def unbook(self, cluster: str, key: str) -> None:
         self.bookings.get(cluster, {}).pop(key, None)
+        self.probes.pop(cluster, None)  # its pods now count in a fresh probe, not in bookings
+
+    async def probe(self, cluster: str, gpu_resource: str) -> Probe:
+        """A probe of ``cluster`` shared by the moves that look at it within PROBE_TTL.
+
+        Safe with bookings: a move books its GPUs before its pods exist and unbooks (dropping
+        the cached probe) only once they run, so a cached probe never hides a booked pod.
+        """
+        now = asyncio.get_running_loop().time()
+        cached = self.probes.get(cluster)
+        if cached is not None and now - cached[0] < PROBE_TTL:
+            return cached[1]
+        member = self.registry.get(cluster)
+        found = await asyncio.to_thread(member.client.probe, gpu_resource)
+        self.probes[cluster] = (now, found)
+        return found
 
     async def run(self, body: dict[str, Any], *, stopping: Stopping) -> None:
         """Drive the Migration in ``body`` until it has ended, been recorded and cleaned up."""
@@ -89,6 +109,8 @@ class Move:
         self.peak_level = 0
         self.free_gpus: int | None = None
         self.paused: set[str] = set()
+        self.route: tuple[TrafficRouter, Route] | None = None
+        self.background: set[asyncio.Task[bool]] = set()
 
     @property
     def key(self) -> str:
@@ -213,9 +235,8 @@ class Move:
             return
         zone = await asyncio.to_thread(hub.get, "gridzones", self.target.zone)
         self.peak_level = int(((zone or {}).get("status") or {}).get("peakLevel", 0))
-        member = self.engine.registry.get(self.spec.to_cluster)
         try:
-            probe = await asyncio.to_thread(member.client.probe, self.target.gpu_resource_name)
+            probe = await self.engine.probe(self.spec.to_cluster, self.target.gpu_resource_name)
         except KubeError:
             self.free_gpus = None
             return
@@ -322,6 +343,11 @@ class Move:
         await self._enter("WarmingUp", "Provisioned", "waiting for the target to be ready")
 
     async def _route(self) -> tuple[TrafficRouter, Route]:
+        if self.route is None:
+            self.route = await self._find_route()
+        return self.route
+
+    async def _find_route(self) -> tuple[TrafficRouter, Route]:
         backends: dict[str, Backend] = {}
         router_name = "None"
         for cluster in (self.spec.from_cluster, self.spec.to_cluster):
@@ -339,13 +365,14 @@ class Move:
 
     async def _shift(self, percent: int) -> None:
         router, route = await self._route()
+        if isinstance(router, NoRouter):
+            percent = 100  # no traffic is steered: the steps have nothing to wait for
         await router.shift(
             route, source=self.spec.from_cluster, target=self.spec.to_cluster, percent=percent
         )
         self.status = self.status.model_copy(update={"traffic_percent": percent})
-        await self._save(
-            event=("TrafficShifted", f"{percent}% of traffic on {self.spec.to_cluster}")
-        )
+        shifted = f"all traffic on {self.spec.to_cluster}" if percent == 100 else None
+        await self._save(event=("TrafficShifted", shifted) if shifted else None)
 
     async def _release(self) -> None:
         spec = self._need_workload()
@@ -439,7 +466,6 @@ class Move:
             patch,
             namespace=self.namespace,
         )
-        await self._refresh_workload()
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -456,11 +482,15 @@ class Move:
             self.status, phase, self.engine.clock(), reason=reason, message=message
         )
         log.info("migration=%s entered phase=%s reason=%s", self.key, phase, reason)
-        await self._save(event=(event, message or phase) if event else None, warning=warning)
         if phase in TERMINAL_PHASES:
-            await self._record_final(lambda: "once")
-        else:
-            await self._record(best_effort=True)
+            # ledger first, then one status write: a crash in between repeats the same outcome
+            await self._try_final_record()
+        await self._save(event=(event, message or phase) if event else None, warning=warning)
+        if phase not in TERMINAL_PHASES:
+            # the move does not wait for the ledger: the final write carries every phase anyway
+            task = asyncio.create_task(self._record(best_effort=True))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
 
     async def _save(self, *, event: tuple[str, str] | None = None, warning: bool = False) -> None:
         await asyncio.to_thread(
@@ -497,39 +527,39 @@ class Move:
             raise
         return True
 
-    async def _record_final(self, stopping: Stopping) -> bool:
-        """Write the final row, retrying while PostgreSQL is away; True once recorded.
-
-        ``stopping`` returning "once" makes a single attempt (at the end of the move; the
-        daemon retries later).
-        """
+    async def _try_final_record(self) -> bool:
+        """One attempt at the final ledger row; on success the status says so (not yet saved)."""
         if self.status.ledger_recorded:
             return True
+        if self.background:  # let earlier partial writes land first, whatever their outcome
+            await asyncio.gather(*self.background, return_exceptions=True)
+        try:
+            await self._record(best_effort=False)
+        except (LedgerError, ValueError) as exc:
+            log.warning("migration=%s ledger unavailable: %s", self.key, exc)
+            return False
+        conditions = st.set_condition(
+            list(self.status.conditions),
+            kind="LedgerRecorded",
+            status="True",
+            reason="Recorded",
+            message="the ledger holds this move",
+            now=self.engine.clock(),
+        )
+        self.status = self.status.model_copy(
+            update={"ledger_recorded": True, "conditions": conditions}
+        )
+        return True
+
+    async def _record_final(self, stopping: Stopping) -> bool:
+        """Write the final row, retrying while PostgreSQL is away; True once recorded."""
         delay = 1.0
         while stopping() != "exiting":
-            try:
-                await self._record(best_effort=False)
-            except (LedgerError, ValueError) as exc:
-                log.warning(
-                    "migration=%s ledger unavailable, retrying in %.0f s: %s", self.key, delay, exc
-                )
-                if stopping() == "once":
-                    return False
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            now = self.engine.clock()
-            conditions = st.set_condition(
-                list(self.status.conditions),
-                kind="LedgerRecorded",
-                status="True",
-                reason="Recorded",
-                message="the ledger holds this move",
-                now=now,
-            )
-            self.status = self.status.model_copy(
-                update={"ledger_recorded": True, "conditions": conditions}
-            )
-            await self._save()
-            return True
+            if self.status.ledger_recorded:
+                return True
+            if await self._try_final_record():
+                await self._save()
+                return True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
         return False
