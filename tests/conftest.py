@@ -24,7 +24,7 @@ from orchestrator.settings import Settings
 
 TESTS = Path(__file__).parent
 FLEET_CLUSTERS = ("shanghai", "hubei", "ningxia")
-GPU_NODES = 6
+GPU_NODES = 8
 GPUS_PER_NODE = 8
 
 

@@ -52,6 +52,11 @@ def _target_deployment_exists(stage: Stage, cluster: str, name: str) -> bool:
     return True
 
 
+def _annotations(stage: Stage, cluster: str, name: str) -> dict[str, str]:
+    found = apps(stage.fleet.kubeconfig(cluster)).read_namespaced_deployment(name, MOVES)
+    return dict(found.spec.template.metadata.annotations or {})
+
+
 def _delete_workload(stage: Stage, name: str) -> None:
     stage.objects.delete_namespaced_custom_object(
         "gridshift.io", "v1alpha1", MOVES, "inferenceworkloads", name
@@ -69,11 +74,7 @@ def test_a_target_that_never_gets_ready_rolls_back_before_the_deadline(stage: St
             "sim.gridshift.io/never-ready": "true"}}}}}},
     )  # fmt: skip
     wait_for(
-        lambda: (
-            apps(stage.fleet.kubeconfig("ningxia"))
-            .read_namespaced_deployment("never", MOVES)
-            .spec.template.metadata.annotations.get("sim.gridshift.io/never-ready")
-        ),
+        lambda: _annotations(stage, "ningxia", "never").get("sim.gridshift.io/never-ready"),
         timeout=30,
         what="the template change rolled out at home",
     )

@@ -67,3 +67,6 @@ def test_a_loading_model_moves_shanghai_to_hubei_inside_its_deadline(stage: Stag
     assert placed is not None
     assert placed["status"]["currentCluster"] == "hubei"
     assert placed["status"].get("activeMigration") is None
+    stage.objects.delete_namespaced_custom_object(
+        "gridshift.io", "v1alpha1", MOVES, "inferenceworkloads", "chat-a"
+    )

@@ -65,8 +65,9 @@ def _create(fleet: Fleet, obj: dict[str, Any], *, dry_run: bool) -> None:
 
 def _apply_samples(fleet: Fleet) -> str:
     return fleet.kubectl(
-        HUB, "apply", "--server-side", "--field-manager=gridshift-tests", "-f", str(SAMPLES)
-    )
+        HUB, "apply", "--server-side", "--force-conflicts", "--field-manager=gridshift-tests",
+        "-f", str(SAMPLES),
+    )  # fmt: skip
 
 
 def test_every_sample_is_accepted(hub: Fleet) -> None:

@@ -1,0 +1,322 @@
+"""Price and carbon feeds a GridZone's ``spec.priceFeeds`` names, polled into normalized signals.
+
+One provider per ``PriceFeed.type``; each returns signals or raises ``SignalError`` (HTTP error,
+timeout, malformed body, missing field). A failed poll records nothing: the zone keeps its last
+real values and turns Stale once its TTL passes. Nothing is ever filled in.
+
+- ``TimeOfUse``: the zone's ``spec.tariff``, else the shipped dataset for its ``gridZoneID``;
+  windows from the start of the current one to a day ahead (no HTTP).
+- ``HTTPJSON``: ``GET url``; ``valuePath`` (dots, list indexes as numbers) points at a number,
+  the price per kWh in the zone's currency for the current poll interval, or at a list of
+  ``{"start"|"datetime", "end"?, "value"}`` objects. A ``credentialsSecretRef`` is sent as a
+  bearer token.
+- ``ElectricityMaps``: ``GET <url>/carbon-intensity/latest?zone=<area>`` (carbon intensity) and
+  ``GET <url>/price-day-ahead/latest?zone=<area>`` (price; a 404 there is no error), with the
+  ``auth-token`` header; the zone is always passed.
+- ``ENTSOE``: day-ahead prices (A44) for bidding zone ``area`` from yesterday to two days ahead.
+- ``OpenADRPoll``: ``GET /events`` for the zone's OpenADR targets at the VTN ``url``, with the
+  OAuth2 client credentials ``<id>:<secret>`` from the Secret; ``area`` names the grid operator
+  this VTN authenticates as on the webhook, so pushed and polled events are the same source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from orchestrator.api.common import SecretKeyRef
+from orchestrator.api.gridzone import PriceFeed
+from orchestrator.errors import ConfigError, SignalError
+from orchestrator.signals.directory import ZoneView
+from orchestrator.signals.entsoe import entsoe_signals, parse_a44
+from orchestrator.signals.model import Signal
+from orchestrator.signals.openadr_client import ClientCredentials, VtnClient
+from orchestrator.signals.openadr_map import event_signals
+from orchestrator.signals.timing import parse_time, utc
+from orchestrator.signals.tou import Schedule, tou_signals
+from orchestrator.signals.tou_data import dataset_schedule
+
+MAX_BODY = 8 * 1024 * 1024
+ELECTRICITY_MAPS = "https://api.electricitymaps.com/v3"
+ENTSOE = "https://web-api.tp.entsoe.eu/api"
+SecretReader = Callable[[SecretKeyRef], str]
+
+
+def schedule_for(zone: ZoneView, on: datetime) -> Schedule | None:
+    """The zone's tariff schedule: ``spec.tariff``, else the dataset's for ``gridZoneID``."""
+    spec = zone.spec
+    if spec.tariff is not None:
+        return Schedule.from_tariff(spec.tariff, timezone=spec.timezone, currency=spec.currency)
+    if spec.grid_zone_id:
+        return dataset_schedule(spec.grid_zone_id, on=on.date())
+    return None
+
+
+def openadr_operator(feed: PriceFeed) -> str:
+    """The operator name polled OpenADR events are recorded under."""
+    return feed.area or "vtn-" + (urlsplit(feed.url or "").hostname or "unknown")
+
+
+def _path(document: Any, path: str) -> Any:
+    current = document
+    for part in filter(None, path.split(".")):
+        if isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        elif isinstance(current, dict) and part in current:
+            current = current[part]
+        else:
+            raise SignalError(f"valuePath {path!r}: nothing at {part!r}")
+    return current
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SignalError(f"{what} is not a number")
+    return float(value)
+
+
+class FeedPoller:
+    """Polls one feed of one zone; owns nothing but the HTTP client it is given."""
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        secrets: SecretReader,
+        clock: Callable[[], datetime],
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        self.http = http
+        self.secrets = secrets
+        self.clock = clock
+        self.timeout_seconds = timeout_seconds
+        self.timeout = httpx.Timeout(timeout_seconds)
+
+    async def poll(self, zone: ZoneView, feed: PriceFeed) -> list[Signal]:
+        """The feed's signals now; ``SignalError`` when the feed failed or its answer is bad."""
+        now = self.clock()
+        try:
+            if feed.type == "TimeOfUse":
+                schedule = schedule_for(zone, now)
+                if schedule is None:
+                    raise SignalError("TimeOfUse feed: the zone has no tariff and no gridZoneID")
+                return tou_signals(schedule, zone=zone.name, now=now, horizon=timedelta(days=1))
+            if feed.type == "HTTPJSON":
+                return await self._http_json(zone, feed, now)
+            if feed.type == "ElectricityMaps":
+                return await self._electricity_maps(zone, feed)
+            if feed.type == "ENTSOE":
+                return await self._entsoe(zone, feed, now)
+            return await self._openadr(zone, feed, now)
+        except ConfigError as exc:
+            raise SignalError(f"{feed.type} feed: {exc}") from exc
+
+    async def _secret(self, feed: PriceFeed) -> str | None:
+        ref = feed.credentials_secret_ref
+        return None if ref is None else await asyncio.to_thread(self.secrets, ref)
+
+    async def _get(self, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        try:
+            answer = await self.http.get(url, timeout=self.timeout, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise SignalError(f"{what}: timed out") from exc
+        except httpx.HTTPError as exc:
+            raise SignalError(f"{what}: {type(exc).__name__} {exc}") from exc
+        if answer.status_code >= 400:
+            raise SignalError(f"{what}: HTTP {answer.status_code}")
+        if len(answer.content) > MAX_BODY:
+            raise SignalError(f"{what}: the answer is larger than {MAX_BODY} bytes")
+        return answer
+
+    async def _json(self, url: str, *, what: str, **kwargs: Any) -> Any:
+        answer = await self._get(url, what=what, **kwargs)
+        try:
+            return answer.json()
+        except ValueError as exc:
+            raise SignalError(f"{what}: the answer is not JSON") from exc
+
+    async def _http_json(self, zone: ZoneView, feed: PriceFeed, now: datetime) -> list[Signal]:
+        if not feed.url:
+            raise SignalError("HTTPJSON feed: url is required")
+        token = await self._secret(feed)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        body = await self._json(feed.url, what=f"HTTPJSON {feed.url}", headers=headers)
+        found = _path(body, feed.value_path or "")
+        unit = f"{zone.spec.currency}/kWh"
+        step = timedelta(seconds=feed.poll_interval_seconds)
+        base = Signal(
+            source=f"http-json:{zone.name}",
+            external_id="?",
+            zone=zone.name,
+            kind="price",
+            start=now,
+            end=None,
+            value=None,
+            unit=unit,
+        )
+        if not isinstance(found, list):
+            bucket = datetime.fromtimestamp(
+                now.timestamp() // step.total_seconds() * step.total_seconds(), UTC
+            )
+            stamp = bucket.strftime("%Y%m%dT%H%M%S")
+            return [
+                replace(
+                    base,
+                    external_id=stamp,
+                    event=stamp,
+                    start=bucket,
+                    end=bucket + step,
+                    value=_number(found, f"valuePath {feed.value_path!r}"),
+                )
+            ]
+        signals = []
+        for index, item in enumerate(found[:1000]):
+            if not isinstance(item, dict):
+                raise SignalError(f"valuePath {feed.value_path!r} item {index} is not an object")
+            begins = item.get("start", item.get("datetime"))
+            if not isinstance(begins, str):
+                raise SignalError(f"item {index} has no start or datetime")
+            start = utc(parse_time(begins))
+            end_text = item.get("end")
+            end = utc(parse_time(end_text)) if isinstance(end_text, str) else start + step
+            key = start.strftime("%Y%m%dT%H%M%S")
+            signals.append(
+                replace(
+                    base,
+                    external_id=key,
+                    event=key,
+                    start=start,
+                    end=end,
+                    value=_number(item.get("value"), f"item {index} value"),
+                )
+            )
+        return signals
+
+    async def _electricity_maps(self, zone: ZoneView, feed: PriceFeed) -> list[Signal]:
+        if not feed.area:
+            raise SignalError("ElectricityMaps feed: area (the Electricity Maps zone) is required")
+        token = await self._secret(feed)
+        if not token:
+            raise SignalError(
+                "ElectricityMaps feed: credentialsSecretRef (the auth-token) is required"
+            )
+        base = (feed.url or ELECTRICITY_MAPS).rstrip("/")
+        headers = {"auth-token": token}
+        params = {"zone": feed.area}
+        what = f"ElectricityMaps {base}"
+        carbon = await self._json(
+            f"{base}/carbon-intensity/latest", what=what, headers=headers, params=params
+        )
+        signals = [_em_signal(zone.name, carbon, "carbonIntensity", "carbon_intensity", what)]
+        try:
+            price = await self._json(
+                f"{base}/price-day-ahead/latest", what=what, headers=headers, params=params
+            )
+        except SignalError as exc:
+            if "HTTP 404" in str(exc):
+                return signals
+            raise
+        signals.append(_em_signal(zone.name, price, "value", "price", what))
+        return signals
+
+    async def _entsoe(self, zone: ZoneView, feed: PriceFeed, now: datetime) -> list[Signal]:
+        if not feed.area:
+            raise SignalError("ENTSOE feed: area (the EIC bidding zone) is required")
+        token = await self._secret(feed)
+        day = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), UTC)
+        params = {
+            "documentType": "A44",
+            "in_Domain": feed.area,
+            "out_Domain": feed.area,
+            "periodStart": (day - timedelta(days=1)).strftime("%Y%m%d%H%M"),
+            "periodEnd": (day + timedelta(days=2)).strftime("%Y%m%d%H%M"),
+        }
+        if token:
+            params["securityToken"] = token
+        answer = await self._get(feed.url or ENTSOE, what=f"ENTSOE {feed.area}", params=params)
+        points = parse_a44(answer.content, area=feed.area)
+        revision = hashlib.sha256(answer.content).hexdigest()[:12]
+        return entsoe_signals(points, zone=zone.name, revision=revision)
+
+    async def _vtn(self, zone: ZoneView, feed: PriceFeed) -> VtnClient:
+        if not feed.url or zone.spec.openadr is None:
+            raise SignalError("OpenADRPoll feed: url and spec.openADR are required")
+        secret = await self._secret(feed)
+        return VtnClient(
+            feed.url,
+            credentials=ClientCredentials.parse(secret) if secret else None,
+            http=self.http,
+            timeout_seconds=self.timeout_seconds,
+        )
+
+    async def subscribe(
+        self,
+        zone: ZoneView,
+        feed: PriceFeed,
+        *,
+        callback_url: str,
+        client_name: str,
+        bearer_token: str,
+    ) -> str:
+        """Make sure the feed's VTN notifies ``callback_url`` of the zone's events."""
+        vtn = await self._vtn(zone, feed)
+        binding = zone.spec.openadr
+        return await vtn.ensure_subscription(
+            client_name=client_name,
+            callback_url=callback_url,
+            bearer_token=bearer_token,
+            targets=list(binding.targets) if binding else [],
+        )
+
+    async def _openadr(self, zone: ZoneView, feed: PriceFeed, now: datetime) -> list[Signal]:
+        vtn = await self._vtn(zone, feed)
+        binding = zone.spec.openadr
+        events = await vtn.events(targets=list(binding.targets) if binding else [])
+        source = f"openadr:{openadr_operator(feed)}"
+        signals: list[Signal] = []
+        for event in events:
+            signals += event_signals(
+                event,
+                operation="UPDATE",
+                source=source,
+                zones=[zone.name],
+                now=now,
+                horizon=now + timedelta(days=2),
+            )
+        return signals
+
+
+def _em_signal(
+    zone: str, body: Any, field: str, kind: Literal["price", "carbon_intensity"], what: str
+) -> Signal:
+    if not isinstance(body, dict) or not isinstance(body.get("datetime"), str):
+        raise SignalError(f"{what}: the answer has no datetime")
+    start = utc(parse_time(body["datetime"]))
+    value = _number(body.get(field), f"{what}: {field}")
+    unit = "g/kWh"
+    if kind == "price":
+        currency, _, per = str(body.get("unit", "")).partition("/")
+        if per.upper() not in ("MWH", "KWH") or len(currency) != 3:
+            raise SignalError(f"{what}: price unit {body.get('unit')!r} is not <currency>/MWh")
+        value = value / 1000 if per.upper() == "MWH" else value
+        unit = f"{currency.upper()}/kWh"
+    key = f"{kind}:{start.strftime('%Y%m%dT%H%M')}"
+    return Signal(
+        source=f"electricitymaps:{zone}",
+        external_id=key,
+        zone=zone,
+        kind=kind,
+        start=start,
+        end=start + timedelta(hours=1),
+        value=value,
+        unit=unit,
+        event=key,
+        extra={"estimated": bool(body.get("isEstimated", False))},
+    )

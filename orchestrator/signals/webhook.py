@@ -1,0 +1,210 @@
+"""The signal webhook: FastAPI app built by :func:`create_app` from the dependencies it is given.
+
+Endpoints (described in ``/openapi.json``):
+
+- ``POST /v1/signals``: native JSON batch (:mod:`orchestrator.signals.native`);
+- ``GET /openadr/callback?echo=...``: the VTN's subscription check, answered with the value;
+- ``POST /openadr/callback``: OpenADR 3 notifications;
+- ``GET /healthz``.
+
+Order of checks, each with its answer: body over the limit 413; no or unknown bearer token, bad
+or stale signature 401; body not JSON 400; schema-invalid or unknown zone 422 naming the field;
+the ledger unreachable 503 (retry later). A request is answered 200 only after its signals are
+committed to the ledger; a repeat of a signal is counted in ``duplicates`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from orchestrator.errors import LedgerError, SignalError
+from orchestrator.signals.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, AuthError
+from orchestrator.signals.ingest import Ingestor, Outcome
+from orchestrator.signals.native import Accepted, Problem, SignalBatch
+from orchestrator.signals.openadr import Notification
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BODY_LIMIT = 1024 * 1024
+MAX_ECHO = 512
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text}
+    for code, text in (
+        (400, "The body is not JSON."),
+        (401, "No or unknown bearer token, or a bad or stale signature."),
+        (413, "The body is larger than the limit."),
+        (422, "The body does not match the schema, or names an unknown zone."),
+        (503, "The ledger is unavailable; retry later."),
+    )
+}
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over ``limit`` bytes with 413, before anything reads them."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _problem(413, f"the body is larger than {self.limit} bytes")(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _problem(413, f"the body is larger than {self.limit} bytes")(
+                    scope, receive, send
+                )
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
+
+
+def _answer(outcome: Outcome) -> JSONResponse:
+    body = Accepted(
+        accepted=outcome.accepted, duplicates=outcome.duplicates, ignored=outcome.ignored
+    )
+    return JSONResponse(body.model_dump())
+
+
+async def _handle(
+    request: Request, ingestor: Ingestor, work: Callable[[Ingestor, str, object], Outcome]
+) -> JSONResponse:
+    body = await request.body()
+    try:
+        operator = ingestor.operator(
+            authorization=request.headers.get("authorization"),
+            body=body,
+            timestamp=request.headers.get(TIMESTAMP_HEADER),
+            signature=request.headers.get(SIGNATURE_HEADER),
+        )
+    except AuthError as exc:
+        return _problem(401, str(exc), **{"WWW-Authenticate": "Bearer"})
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        return _problem(400, f"the body is not JSON: {exc}"[:300])
+    try:
+        outcome = await run_in_threadpool(work, ingestor, operator, document)
+    except SignalError as exc:
+        return _problem(422, str(exc)[:2000])
+    except LedgerError as exc:
+        log.error("could not record signals operator=%s: %s", operator, exc)
+        return _problem(503, "the ledger is unavailable; retry later", **{"Retry-After": "5"})
+    return _answer(outcome)
+
+
+def _body_of(model: str) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{model}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def create_app(ingestor: Ingestor, *, body_limit: int = DEFAULT_BODY_LIMIT) -> FastAPI:
+    """The webhook app over ``ingestor`` (its ledger sink, tokens, zones and clock).
+
+    Serve it with uvicorn; wrap nothing else around it: the body limit is already inside.
+    """
+    app = FastAPI(
+        title="gridshift signals",
+        version="v1",
+        description="Grid signals in: native JSON and OpenADR 3 notifications.",
+    )
+
+    @app.post(
+        "/v1/signals",
+        response_model=Accepted,
+        responses=_ERRORS,
+        openapi_extra=_body_of("SignalBatch"),
+        summary="Record prices, peak levels, carbon figures and DR orders",
+    )
+    async def post_signals(request: Request) -> JSONResponse:
+        return await _handle(request, ingestor, Ingestor.native)
+
+    @app.post(
+        "/openadr/callback",
+        response_model=Accepted,
+        responses=_ERRORS,
+        openapi_extra=_body_of("Notification"),
+        summary="Take an OpenADR 3 notification (3.0.1 or 3.1.0, camelCase or snake_case)",
+    )
+    async def post_openadr(request: Request) -> JSONResponse:
+        return await _handle(request, ingestor, Ingestor.openadr)
+
+    @app.get(
+        "/openadr/callback",
+        response_class=PlainTextResponse,
+        response_model=None,
+        responses={400: {"model": Problem, "description": "No or unusable echo value."}},
+        summary="Answer a VTN's subscription check with the echo value",
+    )
+    async def echo(echo: str | None = None) -> PlainTextResponse | JSONResponse:
+        if echo is None or not 0 < len(echo) <= MAX_ECHO or not echo.isprintable():
+            return _problem(400, f"send ?echo=<1 to {MAX_ECHO} printable characters>")
+        return PlainTextResponse(echo, headers={"X-Content-Type-Options": "nosniff"})
+
+    @app.get("/healthz", response_class=PlainTextResponse, summary="Liveness")
+    async def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (SignalBatch, Notification):
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(found.pop("$defs", {}))
+                components[model.__name__] = found
+            schema["components"]["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer"}
+            }
+            for path in ("/v1/signals", "/openadr/callback"):
+                schema["paths"][path]["post"]["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit, limit=body_limit)
+    return app

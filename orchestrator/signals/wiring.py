@@ -1,0 +1,127 @@
+"""Put the signals package together from settings and the layers it must not import.
+
+:func:`build` returns the webhook app and the service over one ledger store, one zone directory
+and one token store; :func:`server` wraps the app in a uvicorn server for the operator's loop.
+See the package docstring for how ``gridshift run`` uses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from orchestrator.api.common import SecretKeyRef
+from orchestrator.errors import SignalError
+from orchestrator.settings import Settings
+from orchestrator.signals.auth import TokenStore
+from orchestrator.signals.directory import Hub, ZoneDirectory
+from orchestrator.signals.feeds import FeedPoller, schedule_for
+from orchestrator.signals.ingest import Ingestor
+from orchestrator.signals.processor import Processor
+from orchestrator.signals.service import SignalService
+from orchestrator.signals.store import LedgerStore, Repository, SessionFactory
+from orchestrator.signals.webhook import create_app
+
+S = TypeVar("S")
+
+
+def utcnow() -> datetime:
+    """The wall clock, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Signals(Generic[S]):
+    """The assembled package: serve ``app``, start and stop ``service``."""
+
+    app: FastAPI
+    service: SignalService
+    ingestor: Ingestor
+    processor: Processor
+    store: LedgerStore[S]
+
+
+def secret_reader(hub: Hub) -> Callable[[SecretKeyRef], str]:
+    """Read one key of a Secret through ``hub``; ``SignalError`` when it is missing."""
+
+    def read(ref: SecretKeyRef) -> str:
+        value = hub.secret_data(ref.namespace, ref.name).get(ref.key)
+        if value is None:
+            raise SignalError(f"Secret {ref.namespace}/{ref.name} has no key {ref.key!r}")
+        return value
+
+    return read
+
+
+def build(
+    settings: Settings,
+    *,
+    repository: Repository[S],
+    sessions: SessionFactory[S],
+    hub: Hub,
+    http: httpx.AsyncClient,
+    leader: Callable[[], bool],
+    clock: Callable[[], datetime] = utcnow,
+) -> Signals[S]:
+    """Everything the signals package runs, wired to the given ledger, hub and clock."""
+    store: LedgerStore[S] = LedgerStore(repository, sessions)
+    zones, tokens = ZoneDirectory(), TokenStore()
+    horizon = timedelta(seconds=settings.signal_horizon_seconds)
+    ingestor = Ingestor(
+        sink=store,
+        zones=zones,
+        tokens=tokens,
+        clock=clock,
+        replay_window_seconds=settings.webhook_replay_window_seconds,
+        horizon=horizon,
+    )
+    processor = Processor(
+        store=store,
+        hub=hub,
+        clock=clock,
+        lookback=timedelta(seconds=settings.signal_lookback_seconds),
+        horizon=horizon,
+        schedules=schedule_for,
+    )
+    feeds = FeedPoller(
+        http=http,
+        secrets=secret_reader(hub),
+        clock=clock,
+        timeout_seconds=settings.feed_timeout_seconds,
+    )
+    service = SignalService(
+        ingestor=ingestor,
+        processor=processor,
+        hub=hub,
+        zones=zones,
+        tokens=tokens,
+        feeds=feeds,
+        leader=leader,
+        namespace=settings.namespace,
+        token_secret=settings.webhook_token_secret,
+        reconcile_seconds=settings.signal_reconcile_seconds,
+        refresh_seconds=settings.zone_refresh_seconds,
+        callback_url=settings.openadr_callback_url,
+        client_name=settings.openadr_client_name,
+    )
+    app = create_app(ingestor, body_limit=settings.webhook_body_limit_bytes)
+    return Signals(app, service, ingestor, processor, store)
+
+
+def server(app: FastAPI, settings: Settings) -> uvicorn.Server:
+    """A uvicorn server for ``app`` on the configured address; ``await server.serve()``."""
+    config = uvicorn.Config(
+        app,
+        host=settings.webhook_host,
+        port=settings.webhook_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="off",
+    )
+    return uvicorn.Server(config)

@@ -1,0 +1,373 @@
+"""The signal webhook served by uvicorn on loopback, writing to a real PostgreSQL.
+
+Bad input of every kind is refused with its status code and the server keeps serving; a good
+signal is in the ledger when the answer arrives; a repeat adds no row; schemathesis drives
+generated requests from /openapi.json and no answer is a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import requests
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, func, select
+
+from orchestrator.api.gridzone import GridZoneSpec, GridZoneStatus
+from orchestrator.ledger import repository
+from orchestrator.ledger.db import make_engine, session_factory
+from orchestrator.ledger.models import GridSignal
+from orchestrator.ledger.schema import upgrade_to_head
+from orchestrator.signals.auth import Credentials, TokenStore, sign
+from orchestrator.signals.directory import ZoneDirectory
+from orchestrator.signals.ingest import Ingestor
+from orchestrator.signals.store import LedgerStore
+from orchestrator.signals.webhook import create_app
+
+TOKEN, SIGNED_TOKEN, HMAC_KEY = "tok-sh", "tok-vtn", b"hmac-key-vtn"
+LIMIT = 1024 * 1024
+FUZZ_REQUESTS = 1050
+FUZZ_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A GridZone as the directory holds it."""
+
+    name: str
+    generation: int | None
+    spec: GridZoneSpec
+    status: GridZoneStatus | None = None
+
+
+ZONES = [
+    Zone(
+        "shanghai",
+        1,
+        GridZoneSpec.model_validate(
+            {
+                "gridZoneID": "CN-SH",
+                "openADR": {"venName": "gs", "targets": ["cluster-sh-lingang-01"]},
+            }
+        ),
+    ),
+    Zone("hubei", 1, GridZoneSpec.model_validate({"gridZoneID": "CN-HB"})),
+]
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """``app`` under uvicorn in a thread on a free loopback port; yields its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class Webhook:
+    """The running webhook, its database and what it reported."""
+
+    url: str
+    engine: Engine
+    recorded: list[set[str]]
+
+    def rows(self, source: str) -> int:
+        with self.engine.connect() as connection:
+            query = select(func.count()).select_from(GridSignal).where(GridSignal.source == source)
+            return int(connection.execute(query).scalar_one())
+
+
+def build_app(engine: Engine, recorded: list[set[str]]) -> Any:
+    """The app over the real ledger, two operators (one signing) and the test zones."""
+    ingestor = Ingestor(
+        sink=LedgerStore(repository, session_factory(engine)),
+        zones=ZoneDirectory(ZONES),
+        tokens=TokenStore(
+            {
+                "sgcc-sh": Credentials(TOKEN.encode()),
+                "vtn-1": Credentials(SIGNED_TOKEN.encode(), hmac_key=HMAC_KEY),
+            }
+        ),
+        clock=lambda: datetime.now(UTC),
+        on_recorded=lambda zones, at: recorded.append(set(zones)),
+    )
+    return create_app(ingestor, body_limit=LIMIT)
+
+
+@pytest.fixture(scope="module")
+def webhook(database_url: str) -> Iterator[Webhook]:
+    """The webhook on loopback over the session's PostgreSQL at head."""
+    upgrade_to_head(database_url)
+    engine = make_engine(database_url)
+    recorded: list[set[str]] = []
+    with serve(build_app(engine, recorded)) as url:
+        yield Webhook(url, engine, recorded)
+    engine.dispose()
+
+
+def entry(ident: str, **extra: Any) -> dict[str, Any]:
+    """A valid peak-level entry for shanghai."""
+    return {
+        "type": "peakLevel",
+        "id": ident,
+        "zone": "shanghai",
+        "start": "2026-07-15T04:00:00Z",
+        "end": "2026-07-15T05:00:00Z",
+        "level": 2,
+        **extra,
+    }
+
+
+def post(
+    url: str,
+    body: bytes | dict[str, Any],
+    *,
+    token: str | None = TOKEN,
+    path: str = "/v1/signals",
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """POST ``body`` (JSON-encoded unless bytes) with a bearer token."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
+    return httpx.post(url + path, content=data, headers=sent, timeout=10)
+
+
+def signed(body: bytes, at: float) -> dict[str, str]:
+    """Signature headers for ``body`` as of unix time ``at``."""
+    return {
+        "X-Gridshift-Timestamp": str(int(at)),
+        "X-Gridshift-Signature": sign(body, key=HMAC_KEY, timestamp=int(at)),
+    }
+
+
+def still_serving(webhook: Webhook, tag: str) -> None:
+    """A good signal is accepted after whatever came before."""
+    answer = post(webhook.url, {"signals": [entry(f"alive-{tag}")]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] in (0, 1)
+
+
+BIG = json.dumps({"signals": [entry("big", pad="x" * (LIMIT + 10))]}).encode()
+BAD: list[tuple[str, Callable[[str], httpx.Response], int, str]] = [
+    ("no token", lambda u: post(u, {"signals": [entry("a")]}, token=None), 401, "no bearer"),
+    ("wrong token", lambda u: post(u, {"signals": [entry("a")]}, token="nope"), 401, "not one of"),
+    (
+        "bad signature",
+        lambda u: post(
+            u, b'{"signals": []}', token=SIGNED_TOKEN, headers=signed(b"{}", time.time())
+        ),
+        401,
+        "does not match",
+    ),
+    (
+        "replayed signature",
+        lambda u: post(
+            u,
+            {"signals": [entry("r")]},
+            token=SIGNED_TOKEN,
+            headers=signed(json.dumps({"signals": [entry("r")]}).encode(), time.time() - 360),
+        ),
+        401,
+        "replay window",
+    ),
+    ("oversized body", lambda u: post(u, BIG), 413, "larger than"),
+    (
+        "oversized chunked body",
+        lambda u: httpx.post(
+            u + "/v1/signals",
+            content=iter([BIG[:600_000], BIG[600_000:]]),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        ),
+        413,
+        "larger than",
+    ),
+    ("malformed JSON", lambda u: post(u, b'{"signals": [', token=TOKEN), 400, "not JSON"),
+    (
+        "schema-invalid",
+        lambda u: post(u, {"signals": [entry("s", level=9)]}),
+        422,
+        "signals.0.peakLevel.level",
+    ),
+    (
+        "missing field",
+        lambda u: post(
+            u,
+            {
+                "signals": [
+                    {
+                        "type": "price",
+                        "id": "m",
+                        "zone": "shanghai",
+                        "start": "2026-07-15T04:00:00Z",
+                        "value": 1,
+                    }
+                ]
+            },
+        ),
+        422,
+        "currency",
+    ),
+    (
+        "unknown zone",
+        lambda u: post(u, {"signals": [entry("u", zone="atlantis")]}),
+        422,
+        "atlantis",
+    ),
+    (
+        "unknown OpenADR target",
+        lambda u: post(
+            u,
+            {
+                "objectType": "EVENT",
+                "operation": "CREATE",
+                "object": {"id": "x", "programID": "p", "targets": ["nowhere"], "intervals": []},
+            },
+            path="/openadr/callback",
+        ),
+        422,
+        "nowhere",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "send", "status", "words"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_refused_and_the_server_keeps_serving(
+    webhook: Webhook, case: str, send: Callable[[str], httpx.Response], status: int, words: str
+) -> None:
+    """Each kind of bad input gets its status and a reason; nothing of it is recorded."""
+    before = webhook.rows("native:sgcc-sh") + webhook.rows("native:vtn-1")
+    answer = send(webhook.url)
+    assert answer.status_code == status, answer.text
+    assert words in answer.json()["detail"]
+    if status == 401:
+        assert answer.headers["www-authenticate"] == "Bearer"
+    assert webhook.rows("native:sgcc-sh") + webhook.rows("native:vtn-1") == before
+    still_serving(webhook, case.replace(" ", "-"))
+
+
+def test_signal_is_in_the_ledger_when_acknowledged(webhook: Webhook) -> None:
+    """After 200 the row exists, then the zone is reported for processing."""
+    before = webhook.rows("native:sgcc-sh")
+    answer = post(webhook.url, {"signals": [entry("durable-1"), entry("durable-2", zone="CN-HB")]})
+    assert answer.json() == {"accepted": 2, "duplicates": 0, "ignored": 0}
+    assert webhook.rows("native:sgcc-sh") == before + 2
+    assert {"shanghai", "hubei"} in webhook.recorded
+
+
+def test_duplicate_external_id_adds_no_row(webhook: Webhook) -> None:
+    """The same id again is 200 with a duplicate and no new row, even with another value."""
+    assert post(webhook.url, {"signals": [entry("dup-1")]}).json()["accepted"] == 1
+    rows = webhook.rows("native:sgcc-sh")
+    again = post(webhook.url, {"signals": [entry("dup-1", level=3)]})
+    assert again.status_code == 200
+    assert again.json() == {"accepted": 0, "duplicates": 1, "ignored": 0}
+    assert webhook.rows("native:sgcc-sh") == rows
+
+
+def test_signed_operator_with_fresh_signature_is_accepted(webhook: Webhook) -> None:
+    """A signing operator's request with a fresh, correct signature is recorded under its name."""
+    body = json.dumps({"signals": [entry("signed-1")]}).encode()
+    answer = post(webhook.url, body, token=SIGNED_TOKEN, headers=signed(body, time.time()))
+    assert answer.status_code == 200, answer.text
+    assert webhook.rows("native:vtn-1") >= 1
+
+
+def test_openadr_echo_and_notifications(webhook: Webhook) -> None:
+    """The echo check answers the value; an EVENT is recorded; a PROGRAM is acknowledged, ignored."""
+    echo = httpx.get(webhook.url + "/openadr/callback", params={"echo": "c2a1-9f"}, timeout=5)
+    assert (echo.status_code, echo.text) == (200, "c2a1-9f")
+    assert httpx.get(webhook.url + "/openadr/callback", timeout=5).status_code == 400
+    event = {
+        "object_type": "EVENT",
+        "operation": "POST",
+        "object": {
+            "id": "wh-evt-1",
+            "program_id": "p",
+            "targets": ["cluster-sh-lingang-01"],
+            "interval_period": {"start": "2026-07-15T04:00:00Z", "duration": "PT1H"},
+            "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [3]}]}],
+        },
+    }
+    answer = post(webhook.url, event, path="/openadr/callback")
+    assert answer.json() == {"accepted": 1, "duplicates": 0, "ignored": 0}
+    program = {
+        "objectType": "PROGRAM",
+        "operation": "POST",
+        "object": {"id": "0", "programName": "x"},
+    }
+    assert post(webhook.url, program, path="/openadr/callback").json()["ignored"] == 1
+    assert webhook.rows("openadr:sgcc-sh") == 1
+
+
+def test_unreachable_ledger_answers_503_and_acknowledges_nothing() -> None:
+    """With PostgreSQL unreachable the answer is 503 with Retry-After, never 200."""
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_timeout_seconds=2)
+    with serve(build_app(engine, [])) as url:
+        answer = post(url, {"signals": [entry("lost-1")]})
+    engine.dispose()
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
+
+
+def test_fuzzed_requests_never_get_a_5xx(webhook: Webhook) -> None:
+    """At least 1,000 schemathesis requests from /openapi.json, valid and invalid: no 5xx."""
+    document = httpx.get(webhook.url + "/openapi.json", timeout=5).json()
+    schema = schemathesis.openapi.from_dict(document)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    strategy = st.one_of(
+        schema.as_strategy(schemathesis.GenerationMode.POSITIVE, headers=headers),
+        schema.as_strategy(schemathesis.GenerationMode.NEGATIVE, headers=headers),
+    )
+    seen: dict[int, int] = {}
+    deadline = time.monotonic() + FUZZ_SECONDS
+    session = requests.Session()
+
+    @settings(
+        max_examples=FUZZ_REQUESTS,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def fuzz(case: Any) -> None:
+        if time.monotonic() > deadline:
+            return
+        answer = case.call(base_url=webhook.url, session=session, timeout=10)
+        seen[answer.status_code] = seen.get(answer.status_code, 0) + 1
+        assert answer.status_code < 500, (case.method, case.path, case.body, answer.text[:500])
+
+    started = time.monotonic()
+    fuzz()
+    session.close()
+    total = sum(seen.values())
+    took = time.monotonic() - started
+    print(f"schemathesis: {total} requests in {took:.0f} s, statuses {dict(sorted(seen.items()))}")
+    assert total >= 1000, f"only {total} requests within {FUZZ_SECONDS} s"
+    still_serving(webhook, "after-fuzz")
