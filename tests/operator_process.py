@@ -18,7 +18,7 @@ from kubernetes import client, config
 
 from orchestrator.api.common import API_VERSION, GROUP
 from orchestrator.api.kinds import KINDS
-from orchestrator.devenv import Fleet
+from orchestrator.devenv import Fleet, procs
 
 REPO = Path(__file__).resolve().parents[1]
 GRIDSHIFT = Path(sys.executable).parent / "gridshift"
@@ -79,6 +79,7 @@ class Operator:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    webhook_port: int = field(default_factory=procs.free_port)
 
     def start(self) -> None:
         self.starts += 1
@@ -88,6 +89,7 @@ class Operator:
             "GRIDSHIFT_KUBECONFIG": str(self.kubeconfig),
             "GRIDSHIFT_DATABASE_URL": self.database_url,
             "GRIDSHIFT_LOG_LEVEL": "INFO",
+            "GRIDSHIFT_WEBHOOK_PORT": str(self.webhook_port),
             **self.env,
         }
         self.process = subprocess.Popen(

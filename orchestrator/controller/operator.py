@@ -9,21 +9,27 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import kopf
 
 from orchestrator.clusters.httproute import HTTPRoutes
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.clusters.registry import MemberRegistry
+from orchestrator.clusters.zones import HubZones
 from orchestrator.controller import members, migrations, workloads
 from orchestrator.controller.context import Context
 from orchestrator.errors import ConfigError, LedgerError
+from orchestrator.ledger import repository
+from orchestrator.ledger.db import session_factory
 from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.ledger.writer import LedgerWriter
 from orchestrator.migration.engine import Engine
 from orchestrator.migration.routers.base import NoRouter, TrafficRouter
 from orchestrator.migration.routers.gateway_api import GatewayAPIRouter
 from orchestrator.settings import Settings
+from orchestrator.signals.wiring import build as build_signals
+from orchestrator.signals.wiring import server
 
 log = logging.getLogger(__name__)
 PREFIX = "gridshift.io"
@@ -103,6 +109,25 @@ def run(settings: Settings) -> None:
         # every Kubernetes and ledger call runs in a thread: size the pool for many moves at once
         loop.set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="io"))
         context.registry.bind(loop)
-        await kopf.operator(registry=registry, memo=context, standalone=True, clusterwide=True)
+        async with httpx.AsyncClient() as http:
+            signals = build_signals(
+                settings,
+                repository=repository,
+                sessions=session_factory(context.ledger.engine),
+                hub=HubZones(context.hub.api),
+                http=http,
+                leader=lambda: True,  # one replica today; leader election comes with packaging
+            )
+            await signals.service.start()
+            web = server(signals.app, settings, embedded=True)
+            serving = asyncio.create_task(web.serve(), name="webhook")
+            try:
+                await kopf.operator(
+                    registry=registry, memo=context, standalone=True, clusterwide=True
+                )
+            finally:
+                web.should_exit = True
+                await asyncio.gather(serving, return_exceptions=True)
+                await signals.service.stop()
 
     asyncio.run(main())

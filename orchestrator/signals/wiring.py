@@ -7,7 +7,8 @@ See the package docstring for how ``gridshift run`` uses them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
@@ -114,8 +115,20 @@ def build(
     return Signals(app, service, ingestor, processor, store)
 
 
-def server(app: FastAPI, settings: Settings) -> uvicorn.Server:
-    """A uvicorn server for ``app`` on the configured address; ``await server.serve()``."""
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves process signals to its host (the operator's kopf loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def server(app: FastAPI, settings: Settings, *, embedded: bool = False) -> uvicorn.Server:
+    """A uvicorn server for ``app`` on the configured address; ``await server.serve()``.
+
+    ``embedded`` servers run inside another program's event loop and do not take over
+    SIGINT/SIGTERM: the host stops them by setting ``should_exit``.
+    """
     config = uvicorn.Config(
         app,
         host=settings.webhook_host,
@@ -124,4 +137,4 @@ def server(app: FastAPI, settings: Settings) -> uvicorn.Server:
         access_log=False,
         lifespan="off",
     )
-    return uvicorn.Server(config)
+    return EmbeddedServer(config) if embedded else uvicorn.Server(config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import httpx
 from conftest import (
     MOVES,
     Stage,
@@ -13,7 +14,7 @@ from conftest import (
     wait_placed,
     workload,
 )
-from kube import apps
+from kube import apps, wait_for
 
 from orchestrator.ledger.db import make_engine, session_factory
 from orchestrator.ledger.repository import get_migration
@@ -70,3 +71,20 @@ def test_a_loading_model_moves_shanghai_to_hubei_inside_its_deadline(stage: Stag
     stage.objects.delete_namespaced_custom_object(
         "gridshift.io", "v1alpha1", MOVES, "inferenceworkloads", "chat-a"
     )
+
+
+def test_the_operator_serves_the_signal_webhook(stage: Stage) -> None:
+    """`gridshift run` also answers grid operators: OpenAPI served, unauthenticated refused."""
+    base = f"http://127.0.0.1:{stage.operator.webhook_port}"
+    wait_for(lambda: _answers(f"{base}/openapi.json"), timeout=30, what="the webhook to answer")
+    schema = httpx.get(f"{base}/openapi.json", timeout=5).json()
+    assert "/v1/signals" in schema["paths"]
+    refused = httpx.post(f"{base}/v1/signals", json={"signals": []}, timeout=5)
+    assert refused.status_code == 401
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
