@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from conftest import (
@@ -27,7 +28,13 @@ REPLICAS = 2
 
 
 class Sampler(threading.Thread):
-    """Every 200 ms, the ready replicas of each workload summed over its source and target."""
+    """Every 200 ms, the ready replicas of each workload summed over its source and target.
+
+    The clusters cannot be read at one instant, so each sample reads every cluster twice and
+    takes the sources from the first pass and the targets from the second: a source released
+    before it was read means a target ready before that, and still ready when read after it.
+    Reading the other way round would report a drop that never happened.
+    """
 
     def __init__(self, kubeconfigs: dict[str, Path], routes: dict[str, tuple[str, str]]) -> None:
         super().__init__(daemon=True)
@@ -37,6 +44,18 @@ class Sampler(threading.Thread):
         self.samples = 0
         self.lowest: dict[str, int] = {}
         self.errors: list[str] = []
+
+    def _read(self) -> dict[tuple[str, str], int]:
+        ready: dict[tuple[str, str], int] = defaultdict(int)
+        with ThreadPoolExecutor(len(self.apis)) as pool:
+            listed = pool.map(
+                lambda api: api.list_namespaced_deployment(MOVES, _request_timeout=5).items,
+                self.apis.values(),
+            )
+            for cluster, items in zip(self.apis, listed, strict=True):
+                for d in items:
+                    ready[(cluster, d.metadata.name)] = d.status.ready_replicas or 0
+        return ready
 
     def run(self) -> None:
         while not self.stop.wait(0.2):
