@@ -247,6 +247,14 @@ class ForecastPoint(Model):
     peak_level: int | None = Field(default=None, ge=0, le=3, description="peakLevel expected.")
 
 
+class PeakWindow(Model):
+    """The next window at peak level 2 or more, as the tariff or a forecast says."""
+
+    start: datetime = Field(description="start of the window.")
+    end: datetime | None = Field(default=None, description="end of the window, when known.")
+    peak_level: int = Field(ge=2, le=3, description="peakLevel expected in the window.")
+
+
 class GridZoneStatus(Model):
     """The zone as gridshift last observed it."""
 
@@ -256,6 +264,21 @@ class GridZoneStatus(Model):
     conditions: Conditions = Field(default_factory=list)
     price_per_kwh: float | None = Field(
         default=None, alias="pricePerKWh", ge=-100, le=100, description="pricePerKWh now."
+    )
+    price_currency: Currency | None = Field(
+        default=None, description="priceCurrency of pricePerKWh."
+    )
+    price_unit: Annotated[str, StringConstraints(max_length=32)] | None = Field(
+        default=None, description="priceUnit as the source gave it, for example CNY/kWh."
+    )
+    price_interval_start: datetime | None = Field(
+        default=None, description="priceIntervalStart: start of the interval the price is for."
+    )
+    price_interval_end: datetime | None = Field(
+        default=None, description="priceIntervalEnd: its end; unset when open-ended."
+    )
+    next_peak: PeakWindow | None = Field(
+        default=None, description="nextPeak: the next window at peak level 2 or more, if known."
     )
     tou_period: TouPeriod | None = Field(
         default=None, alias="touPeriod", description="touPeriod now, from the tariff."

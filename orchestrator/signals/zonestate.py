@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from orchestrator.api.common import Condition
-from orchestrator.api.gridzone import ForecastPoint, GridZoneSpec, GridZoneStatus
+from orchestrator.api.gridzone import ForecastPoint, GridZoneSpec, GridZoneStatus, PeakWindow
 from orchestrator.signals.model import Signal, SignalKind, StoredSignal
-from orchestrator.signals.tou import PEAK_LEVEL, Schedule, period_at
+from orchestrator.signals.tou import PEAK_LEVEL, Schedule, next_peak, period_at
 
 CONDITION = "SignalsFresh"
 REASON_FRESH = "Fresh"
@@ -187,6 +187,20 @@ def _condition(
     )
 
 
+def next_peak_window(
+    ahead: list[ForecastPoint], schedule: Schedule | None, *, now: datetime, horizon: timedelta
+) -> PeakWindow | None:
+    """The first forecast interval at peak level 2 or more; else the tariff's next peak."""
+    for point in ahead:
+        if point.peak_level is not None and point.peak_level >= 2:
+            return PeakWindow(start=point.start, end=point.end, peak_level=point.peak_level)
+    if schedule is not None:
+        span = next_peak(schedule, now, horizon=horizon)
+        if span is not None:
+            return PeakWindow(start=span.start, end=span.end, peak_level=PEAK_LEVEL[span.period])
+    return None
+
+
 def derive_status(inputs: ZoneInputs, *, now: datetime, horizon: timedelta) -> GridZoneStatus:
     """The zone's status at ``now``."""
     spec = inputs.spec
@@ -218,10 +232,16 @@ def derive_status(inputs: ZoneInputs, *, now: datetime, horizon: timedelta) -> G
         now=now,
         generation=inputs.generation,
     )
+    ahead = forecast(counted, now=now, horizon=horizon, currency=spec.currency)
     return GridZoneStatus(
         observed_generation=inputs.generation,
         conditions=[*keep, condition],
         price_per_kwh=None if price is None else price.value,
+        price_currency=None if price is None else spec.currency,
+        price_unit=None if price is None else price.unit[:32],
+        price_interval_start=None if price is None else price.start,
+        price_interval_end=None if price is None else price.end,
+        next_peak=next_peak_window(ahead, inputs.schedule, now=now, horizon=horizon),
         tou_period=period,
         peak_level=peak,
         green_power_ratio=green.value if green is not None else spec.green_power_ratio,
@@ -229,7 +249,7 @@ def derive_status(inputs: ZoneInputs, *, now: datetime, horizon: timedelta) -> G
             carbon.value if carbon is not None else spec.carbon_intensity_g_per_kwh
         ),
         active_events=sorted(set(inputs.active_events))[:64],
-        forecast=forecast(counted, now=now, horizon=horizon, currency=spec.currency),
+        forecast=ahead,
         last_signal_time=inputs.last_signal_time,
         last_signal_id=inputs.last_signal_id,
         stale=stale,

@@ -174,3 +174,35 @@ def test_stale_exactly_when_older_than_ttl(ages: list[int], ttl: int) -> None:
     newest = NOW - timedelta(seconds=min(ages))
     got = status(rows(price(1.0)), last=newest, spec=spec)
     assert got.stale == (min(ages) > ttl)
+
+
+def test_current_price_carries_its_currency_unit_and_interval() -> None:
+    """The price shown says what it is: CNY, the source's unit, and the interval it covers."""
+    got = status(rows(price(1.1637)))
+    assert got.price_per_kwh == 1.1637
+    assert (got.price_currency, got.price_unit) == ("CNY", "CNY/kWh")
+    assert (got.price_interval_start, got.price_interval_end) == (NOW - HOUR, NOW + HOUR)
+    assert status([], last=None).price_currency is None
+
+
+def test_next_peak_comes_from_the_tariff_when_no_forecast_says_otherwise() -> None:
+    """At 04:10 UTC (12:10 in Shanghai, July) the next peak window is 14:00-15:00 local, level 2."""
+    schedule = dataset_schedule("CN-SH", on=NOW.date())
+    got = status([], last=NOW, schedule=schedule)
+    assert got.next_peak is not None
+    assert got.next_peak.start == datetime(2026, 7, 15, 6, 0, tzinfo=UTC)
+    assert got.next_peak.peak_level == 2
+
+
+def test_next_peak_from_a_forecast_peak_level() -> None:
+    """A forecast peak-level signal of 3 in two hours is the next peak."""
+    start = NOW + 2 * HOUR
+    level = Signal(
+        source="native:op", external_id="pk", zone="z", kind="peak_level", start=start,
+        end=start + HOUR, value=3.0, unit="level", event="pk",
+    )  # fmt: skip
+    got = status(rows(level))
+    assert got.next_peak is not None
+    assert (got.next_peak.start, got.next_peak.end, got.next_peak.peak_level) == (
+        start, start + HOUR, 3,
+    )  # fmt: skip
