@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
@@ -29,23 +29,13 @@ Phase = Literal[
     "RolledBack",
     "Failed",
 ]
-PHASES: tuple[Phase, ...] = (
-    "Pending",
-    "Preflight",
-    "Provisioning",
-    "WarmingUp",
-    "ShiftingTraffic",
-    "Draining",
-    "Releasing",
-    "Completed",
-    "RollingBack",
-    "RolledBack",
-    "Failed",
-)
+PHASES: tuple[Phase, ...] = get_args(Phase)
+"""Every phase, in the order a move goes through them."""
 TERMINAL_PHASES: frozenset[Phase] = frozenset({"Completed", "RolledBack", "Failed"})
 Trigger = Literal[
     "Manual", "PeakLevel", "PriceSpread", "DemandResponse", "ReturnHome", "GreenRatio", "Preemptive"
 ]
+TRIGGERS: tuple[Trigger, ...] = get_args(Trigger)
 
 
 class Reason(Model):

@@ -11,32 +11,14 @@ from __future__ import annotations
 
 from typing import Final
 
+from orchestrator.api.migration import PHASES, TRIGGERS
+
 SIGNAL_KINDS: Final = ("price", "peak_level", "dr_event", "carbon_intensity", "green_ratio")
 DR_EVENT_KINDS: Final = ("shed", "import_cap")
 DR_EVENT_STATES: Final = ("Scheduled", "Active", "Met", "Missed", "Ended", "Cancelled")
 DECISION_ACTIONS: Final = ("move", "hold", "return_home")
-MIGRATION_TRIGGERS: Final = (
-    "Manual",
-    "PeakLevel",
-    "PriceSpread",
-    "DemandResponse",
-    "ReturnHome",
-    "GreenRatio",
-    "Preemptive",
-)
-MIGRATION_PHASES: Final = (
-    "Pending",
-    "Preflight",
-    "Provisioning",
-    "WarmingUp",
-    "ShiftingTraffic",
-    "Draining",
-    "Releasing",
-    "Completed",
-    "RollingBack",
-    "RolledBack",
-    "Failed",
-)
+MIGRATION_TRIGGERS: Final = TRIGGERS
+MIGRATION_PHASES: Final = PHASES
 MIGRATION_OUTCOMES: Final = ("Completed", "RolledBack", "Failed")
 CANDIDATE_TERMS: Final = ("energy_cost", "peak", "green", "latency", "capacity")
 
