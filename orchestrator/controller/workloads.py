@@ -43,7 +43,8 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         reason: str,
         **_: Any,
     ) -> None:
-        assert namespace is not None  # noqa: S101 - InferenceWorkload is namespaced
+        if namespace is None:
+            raise kopf.PermanentError("an InferenceWorkload is always namespaced")
         parsed = InferenceWorkloadSpec.model_validate(spec)
         current = status.get("currentCluster")
         with handled():
@@ -67,7 +68,8 @@ def setup(registry: kopf.OperatorRegistry) -> None:
     async def workload_deleted(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
         """A deleted workload leaves nothing behind in any member cluster."""
         ctx: Context = memo
-        assert namespace is not None  # noqa: S101 - InferenceWorkload is namespaced
+        if namespace is None:
+            raise kopf.PermanentError("an InferenceWorkload is always namespaced")
         with handled():
             for cluster in ctx.registry.names():
                 client = ctx.registry.get(cluster).client
@@ -85,7 +87,8 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         patch: kopf.Patch,
         **_: Any,
     ) -> None:
-        assert namespace is not None  # noqa: S101 - InferenceWorkload is namespaced
+        if namespace is None:
+            raise kopf.PermanentError("an InferenceWorkload is always namespaced")
         current = status.get("currentCluster")
         if not current or not memo.registry.known(current):
             return
