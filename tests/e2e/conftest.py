@@ -50,19 +50,19 @@ def stage(fleet: Fleet, database_url: str) -> Iterator[Stage]:
     logs = Path(tempfile.mkdtemp(prefix="gridshift-operator-logs-"))
     operator = Operator(fleet.kubeconfig(HUB), database_url, logs)
     operator.start()
-    hub = HubClient(client_from_file(fleet.kubeconfig(HUB)))
-    wait_for(
-        lambda: all(
-            (hub.get("memberclusters", s.name) or {}).get("status", {}).get("freeGPUs")
-            for s in fleet.specs
-        ),
-        timeout=60,
-        what="every MemberCluster probed by the operator",
-    )
     try:
+        hub = HubClient(client_from_file(fleet.kubeconfig(HUB)))
+        wait_for(
+            lambda: all(
+                (hub.get("memberclusters", s.name) or {}).get("status", {}).get("freeGPUs")
+                for s in fleet.specs
+            ),
+            timeout=60,
+            what="every MemberCluster probed by the operator",
+        )
         yield Stage(fleet, operator, hub, database_url)
     finally:
-        operator.stop()
+        operator.stop()  # also when the operator never got ready: leave no process behind
 
 
 def workload(
