@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import Engine, Table, func, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator.devenv import procs
@@ -28,35 +28,9 @@ from orchestrator.ledger.repository import (
     set_dr_event_state,
     upsert_dr_event,
 )
-from orchestrator.ledger.schema import upgrade_to_head
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
-LEDGER_TABLES = [table.name for table in Base.metadata.sorted_tables]
 TERMS = {"energy_cost": 0.4, "peak": 0.3, "green": 0.1, "latency": 0.1, "capacity": 0.1}
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    """The session's database at the head revision."""
-    upgrade_to_head(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions on a ledger emptied before each test."""
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(LEDGER_TABLES)} RESTART IDENTITY CASCADE"))
-    return session_factory(engine)
-
-
-@pytest.fixture
-def session(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One session; its transaction is rolled back at the end unless the test commits."""
-    with factory() as session:
-        yield session
 
 
 def signal(**overrides: Any) -> dict[str, Any]:

@@ -7,16 +7,12 @@ back. Ranges are half-open: ``since`` is included, ``until`` is not.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from orchestrator.ledger.db import make_engine, session_factory
-from orchestrator.ledger.models import Base
 from orchestrator.ledger.repository import (
     decision_history,
     dr_events_for_zone,
@@ -31,29 +27,9 @@ from orchestrator.ledger.repository import (
     signal_history,
     upsert_dr_event,
 )
-from orchestrator.ledger.schema import upgrade_to_head
 
 T0 = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-LEDGER_TABLES = [table.name for table in Base.metadata.sorted_tables]
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    """The session's database at the head revision."""
-    upgrade_to_head(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    """A session on a ledger emptied first; rolled back at the end."""
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(LEDGER_TABLES)} RESTART IDENTITY CASCADE"))
-    with session_factory(engine)() as session:
-        yield session
 
 
 def start(
