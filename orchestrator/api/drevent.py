@@ -113,7 +113,10 @@ class DemandResponseEventStatus(Model):
         description="missingKW the fleet could not shed.",
     )
     responded_at: datetime | None = Field(
-        default=None, description="respondedAt: when the shed was achieved."
+        default=None, description="respondedAt: when gridshift started to respond (first move)."
+    )
+    met_at: datetime | None = Field(
+        default=None, description="metAt: when the achieved shed first reached the target."
     )
     migrations: list[Annotated[str, StringConstraints(max_length=317)]] = Field(
         default_factory=list,

@@ -88,6 +88,13 @@ class HubClient:
         )
         return [dict(item) for item in found.get("items", [])]
 
+    def version(self, *, timeout: float = 3.0) -> str:
+        """The hub's Kubernetes version (``GET /version``): a cheap proof that it answers."""
+        found = call(
+            HUB, "read version", client.VersionApi(self.api).get_code, _request_timeout=timeout
+        )
+        return str(found.git_version)
+
     def patch_status(
         self,
         plural: str,
@@ -216,3 +223,8 @@ class HubClient:
             )
         except KubeError:
             return
+
+    def namespace_labels(self) -> dict[str, dict[str, str]]:
+        """Every namespace's labels, for MigrationPolicies' namespaceSelectors."""
+        found = call(HUB, "list namespaces", self.core.list_namespace, _request_timeout=TIMEOUT)
+        return {ns.metadata.name: dict(ns.metadata.labels or {}) for ns in found.items}

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.registry import MemberRegistry
 from orchestrator.ledger.writer import LedgerWriter
 from orchestrator.migration.engine import Engine
 from orchestrator.settings import Settings
+
+if TYPE_CHECKING:
+    from orchestrator.controller.dr import Report
+    from orchestrator.controller.planning import Planner
 
 
 @dataclass
@@ -21,3 +26,6 @@ class Context:
     ledger: LedgerWriter
     engine: Engine
     probe_failures: dict[str, int] = field(default_factory=dict)
+    planner: Planner | None = None
+    dr_report: Report | None = None
+    """How DemandResponse outcomes reach the grid operator (set once the signals run)."""

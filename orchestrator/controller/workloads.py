@@ -41,6 +41,7 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         memo: Any,
         patch: kopf.Patch,
         reason: str,
+        body: kopf.Body,
         **_: Any,
     ) -> None:
         if namespace is None:
@@ -53,6 +54,12 @@ def setup(registry: kopf.OperatorRegistry) -> None:
                 patch.status["currentCluster"] = parsed.placement.home_cluster
                 patch.status["placedAt"] = datetime.now(UTC).isoformat()
                 patch.status["desiredReplicas"] = parsed.template.replicas
+                await asyncio.to_thread(
+                    memo.hub.event,
+                    dict(body),
+                    reason="Placed",
+                    message=f"placed in its home cluster {parsed.placement.home_cluster}",
+                )
                 return
             if status.get("activeMigration"):
                 raise kopf.TemporaryError(

@@ -1,0 +1,367 @@
+"""The planner loop: gather a snapshot, run the pure planner, apply the plan.
+
+It runs in the leader only (it starts with kopf's handlers, which run only in the leader). It
+plans again when something relevant changes — a zone's price or peak level, a DemandResponse
+event, a member cluster's capacity or reachability, a workload or policy, a Migration ending —
+and every ``planner_interval_seconds`` anyway. Times the plan names in ``wake_at`` (a
+pre-emptive move's start, the end of a dwell or hysteresis period) become APScheduler date
+jobs with fixed ids; after a restart the first plan derives them again from the same state, so
+none is lost.
+
+Applying a plan: a Migration per intent (not under a dryRun policy) with the reason — trigger,
+signal id, DemandResponseEvent, policy — in its spec; the decisions in the ledger (a workload's
+decision is written when it differs from the last one written, and at least every
+``DECISION_REFRESH``); DemandResponseEvents' and MigrationPolicies' status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import kopf
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from orchestrator import metrics
+from orchestrator.api.common import API_VERSION, GROUP, VERSION
+from orchestrator.clusters.hub import HubClient
+from orchestrator.clusters.kube import KubeError
+from orchestrator.controller import policystatus
+from orchestrator.controller.dr import DemandResponses
+from orchestrator.controller.snapshot import HubObjects, build, read_hub
+from orchestrator.errors import LedgerError
+from orchestrator.ledger.planning import DecisionRow, completed_durations, record_decisions
+from orchestrator.ledger.records import CandidateScore
+from orchestrator.planner import plan as make_plan
+from orchestrator.planner.model import Decision, Intent, LevelChange, Plan, Snapshot
+
+if TYPE_CHECKING:
+    from orchestrator.controller.context import Context
+
+log = logging.getLogger(__name__)
+
+DECISION_REFRESH = timedelta(minutes=10)
+LEARNING_WINDOW = timedelta(days=30)
+LEVEL_HISTORY = timedelta(days=1)
+MAX_UNRECORDED = 10000
+MAX_WAKE_JOBS = 32
+DEBOUNCE_SECONDS = 0.5
+
+
+def migration_body(intent: Intent) -> dict[str, Any]:
+    """The Migration an intent asks for."""
+    reason: dict[str, Any] = {"trigger": intent.trigger, "message": intent.message[:1024]}
+    if intent.signal_id:
+        reason["signalID"] = intent.signal_id[:253]
+    if intent.demand_response_event:
+        reason["demandResponseEvent"] = intent.demand_response_event
+    if intent.policy:
+        reason["policy"] = intent.policy
+    short = intent.trigger.lower()[:14]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Migration",
+        "metadata": {
+            "generateName": f"{intent.workload[:40]}-{short}-",
+            "namespace": intent.namespace,
+            "labels": {"gridshift.io/workload": intent.workload[:63]},
+        },
+        "spec": {
+            "workload": intent.workload,
+            "fromCluster": intent.from_cluster,
+            "toCluster": intent.to_cluster,
+            "deadlineSeconds": intent.deadline_seconds,
+            "reason": reason,
+        },
+    }
+
+
+def decision_row(decision: Decision) -> DecisionRow:
+    """The ledger's row for one decision."""
+    return DecisionRow(
+        namespace=decision.namespace,
+        workload=decision.workload,
+        zone=decision.zone,
+        action=decision.action,
+        reason=decision.reason,
+        chosen_cluster=decision.chosen_cluster,
+        candidates=tuple(
+            CandidateScore(cluster=c.cluster, total=c.total, terms=dict(c.terms))
+            for c in decision.candidates
+        ),
+    )
+
+
+def gather_snapshot(
+    hub: HubClient,
+    *,
+    now: datetime,
+    durations: Mapping[tuple[str, str], Sequence[float]] | None = None,
+) -> Snapshot:
+    """A snapshot of the hub now, for a one-off plan (``gridshift plan --explain``); blocking.
+
+    Without the loop's memory of zones' peak levels, each zone counts as at its level since
+    ``now`` — a one-off plan never returns a workload home early.
+    """
+    objects = read_hub(hub)
+    levels = {
+        z["metadata"]["name"]: [
+            LevelChange(at=now, level=int((z.get("status") or {}).get("peakLevel", 0) or 0))
+        ]
+        for z in objects.zones
+    }
+    return build(objects, now=now, durations=durations or {}, level_history=levels)
+
+
+class Planner:
+    """The leader's planner loop."""
+
+    def __init__(self, ctx: Context, *, interval_seconds: float = 15.0) -> None:
+        self.ctx = ctx
+        self.interval_seconds = interval_seconds
+        self.last_plan: Plan | None = None
+        self.last_snapshot: Snapshot | None = None
+        self.dr = DemandResponses(ctx.hub, report=ctx.dr_report)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._levels: dict[str, list[LevelChange]] = {}
+        self._written: dict[tuple[str, str], tuple[tuple[object, ...], datetime]] = {}
+        self._unrecorded: list[tuple[datetime, str, DecisionRow]] = []
+        self._durations: dict[tuple[str, str], list[float]] = {}
+        self._seen: dict[tuple[str, str], object] = {}
+        self.plans = 0
+
+    # ---- waking -------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Plan again soon."""
+        self._wake.set()
+
+    def observe(self, kind: str, name: str, fingerprint: object | None) -> None:
+        """Wake when what the planner cares about in an object changed (None: deleted)."""
+        key = (kind, name)
+        if fingerprint is None:
+            if self._seen.pop(key, None) is not None:
+                self.wake()
+            return
+        if self._seen.get(key) != fingerprint:
+            self._seen[key] = fingerprint
+            self.wake()
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.start()
+        self._task = asyncio.create_task(self._run(), name="planner")
+
+    async def stop(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_seconds)
+                await asyncio.sleep(DEBOUNCE_SECONDS)  # let a burst of changes land first
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.once()
+            except (KubeError, LedgerError) as exc:
+                log.warning("planning skipped; retrying in %.0f s: %s", self.interval_seconds, exc)
+            except Exception:
+                log.exception("planning failed; retrying in %.0f s", self.interval_seconds)
+
+    # ---- one round ----------------------------------------------------------------------
+    async def gather(self, now: datetime) -> tuple[HubObjects, Snapshot]:
+        """Read the hub and the ledger; build the snapshot."""
+        objects = await asyncio.to_thread(read_hub, self.ctx.hub)
+        try:
+            self._durations = await asyncio.to_thread(
+                completed_durations, self.ctx.ledger.engine, since=now - LEARNING_WINDOW
+            )
+        except LedgerError as exc:
+            log.warning("learned migration times not refreshed (ledger): %s", exc)
+        self._note_levels(objects, now)
+        snapshot = build(objects, now=now, durations=self._durations, level_history=self._levels)
+        return objects, snapshot
+
+    async def once(self, now: datetime | None = None) -> Plan:
+        """Gather, plan, apply; returns the plan."""
+        now = now or datetime.now(UTC)
+        round_started = time.perf_counter()
+        objects, snapshot = await self.gather(now)
+        started = time.perf_counter()
+        plan = await asyncio.to_thread(make_plan, snapshot, now)
+        seconds = time.perf_counter() - started
+        self.plans += 1
+        self.last_plan, self.last_snapshot = plan, snapshot
+        if plan.intents:
+            log.info(
+                "planned %d move(s) in %.3f s: %s",
+                len(plan.intents),
+                seconds,
+                ", ".join(f"{i.namespace}/{i.workload}->{i.to_cluster}" for i in plan.intents),
+            )
+        created = await self._create(plan)
+        await self._record(plan, now)
+        await self.dr.update(objects, snapshot, now, created=created)
+        await asyncio.to_thread(policystatus.update, self.ctx.hub, objects, snapshot, plan, now)
+        self._schedule(plan.wake_at, now)
+        metrics.PLANNER_SECONDS.observe(time.perf_counter() - round_started)
+        return plan
+
+    def _note_levels(self, objects: HubObjects, now: datetime) -> None:
+        for zone in objects.zones:
+            name = zone["metadata"]["name"]
+            level = int((zone.get("status") or {}).get("peakLevel", 0) or 0)
+            history = self._levels.setdefault(name, [])
+            if not history or history[-1].level != level:
+                history.append(LevelChange(at=now, level=level))
+            cutoff = now - LEVEL_HISTORY
+            while len(history) > 1 and history[1].at <= cutoff:
+                history.pop(0)
+
+    async def _create(self, plan: Plan) -> list[dict[str, Any]]:
+        created: list[dict[str, Any]] = []
+        for intent in plan.intents:
+            if intent.dry_run:
+                continue
+            try:
+                obj = await asyncio.to_thread(
+                    self.ctx.hub.create, "migrations", intent.namespace, migration_body(intent)
+                )
+            except KubeError as exc:
+                log.warning(
+                    "workload=%s/%s move to %s not created: %s",
+                    intent.namespace,
+                    intent.workload,
+                    intent.to_cluster,
+                    exc,
+                )
+                continue
+            created.append(obj)
+            metrics.PLANNED_MOVES.labels(intent.trigger).inc()
+            log.info(
+                "migration=%s/%s created: %s %s -> %s (%s, %.1f kW)",
+                intent.namespace,
+                obj["metadata"]["name"],
+                intent.workload,
+                intent.from_cluster,
+                intent.to_cluster,
+                intent.trigger,
+                intent.kw,
+            )
+        return created
+
+    async def _record(self, plan: Plan, now: datetime) -> None:
+        plan_id = f"plan-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        for decision in plan.decisions:
+            key = (decision.namespace, decision.workload)
+            fingerprint = (
+                decision.action,
+                decision.chosen_cluster,
+                decision.trigger,
+                decision.reason,
+            )
+            last = self._written.get(key)
+            if last is not None and last[0] == fingerprint and now - last[1] < DECISION_REFRESH:
+                continue
+            self._written[key] = (fingerprint, now)
+            self._unrecorded.append((now, plan_id, decision_row(decision)))
+        del self._unrecorded[:-MAX_UNRECORDED]
+        if not self._unrecorded:
+            return
+        pending = list(self._unrecorded)
+        try:
+            await asyncio.to_thread(self._write, pending)
+        except (LedgerError, ValueError) as exc:
+            log.warning("%d decision(s) wait for the ledger: %s", len(pending), exc)
+            return
+        self._unrecorded = self._unrecorded[len(pending) :]
+
+    def _write(self, pending: list[tuple[datetime, str, DecisionRow]]) -> None:
+        by_plan: dict[tuple[datetime, str], list[DecisionRow]] = {}
+        for decided_at, plan_id, row in pending:
+            by_plan.setdefault((decided_at, plan_id), []).append(row)
+        for (decided_at, plan_id), rows in by_plan.items():
+            record_decisions(self.ctx.ledger.engine, rows, decided_at=decided_at, plan_id=plan_id)
+
+    def _schedule(self, wake_at: tuple[datetime, ...], now: datetime) -> None:
+        if self._scheduler is None:
+            return
+        for when in wake_at[:MAX_WAKE_JOBS]:
+            if when <= now:
+                continue
+            self._scheduler.add_job(
+                self.wake,
+                "date",
+                run_date=when,
+                id=f"planner.wake.{int(when.timestamp())}",
+                replace_existing=True,
+                misfire_grace_time=300,
+            )
+
+
+def fingerprints() -> dict[str, Callable[[dict[str, Any]], object]]:
+    """For each kind the planner watches, the part of an object that matters to a plan."""
+
+    def status(body: dict[str, Any]) -> dict[str, Any]:
+        return dict(body.get("status") or {})
+
+    def generation(body: dict[str, Any]) -> object:
+        return (body.get("metadata") or {}).get("generation")
+
+    return {
+        "gridzones": lambda b: (
+            generation(b),
+            *(str(status(b).get(k)) for k in ("peakLevel", "pricePerKWh", "stale", "nextPeak")),
+        ),
+        "memberclusters": lambda b: (
+            generation(b),
+            status(b).get("freeGPUs"),
+            tuple((c.get("type"), c.get("status")) for c in status(b).get("conditions", []) or []),
+        ),
+        "inferenceworkloads": lambda b: (
+            generation(b),
+            status(b).get("currentCluster"),
+            status(b).get("activeMigration"),
+            str(sorted(((b.get("metadata") or {}).get("labels") or {}).items())),
+        ),
+        "migrationpolicies": generation,
+        "demandresponseevents": lambda b: (generation(b), status(b).get("state") == "Cancelled"),
+        "migrations": lambda b: status(b).get("phase") in ("Completed", "RolledBack", "Failed"),
+    }
+
+
+def setup(registry: kopf.OperatorRegistry) -> None:
+    """Wake the planner when an object it reads changes in a way that matters to a plan."""
+    for plural, fingerprint in fingerprints().items():
+
+        def changed(
+            body: kopf.Body,
+            type: str | None,
+            memo: Any,
+            _plural: str = plural,
+            _fingerprint: Callable[[dict[str, Any]], object] = fingerprint,
+            **_: Any,
+        ) -> None:
+            planner: Planner | None = getattr(memo, "planner", None)
+            if planner is None:
+                return
+            meta = body.get("metadata") or {}
+            name = f"{meta.get('namespace') or ''}/{meta.get('name')}"
+            gone = type == "DELETED"
+            planner.observe(_plural, name, None if gone else _fingerprint(dict(body)))
+
+        kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"plan-{plural}")(changed)
