@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -89,6 +89,14 @@ class Settings(BaseSettings):
         pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
         description="log_level: one of DEBUG, INFO, WARNING, ERROR.",
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description=(
+            "log_format: `text` (one readable line per record) or `json` (one JSON object per "
+            "line: time, level, logger, message, and the record's key-values such as "
+            "`migration`), for log collectors."
+        ),
+    )
     # Grid signals: the webhook, its authentication, and the processing behind it.
     webhook_host: str = Field(
         default="127.0.0.1",
@@ -152,6 +160,15 @@ class Settings(BaseSettings):
             "(it also turns zones Stale when their signals age past the TTL)."
         ),
     )
+    planner_interval_seconds: float = Field(
+        default=15.0,
+        ge=1,
+        le=3600,
+        description=(
+            "planner_interval_seconds: the leader plans at least this often; it also plans "
+            "within a second of any change to zones, clusters, workloads, policies or events."
+        ),
+    )
     zone_refresh_seconds: int = Field(
         default=30,
         ge=1,
@@ -176,6 +193,71 @@ class Settings(BaseSettings):
         min_length=1,
         max_length=128,
         description="openadr_client_name: clientName of our subscriptions and reports at VTNs.",
+    )
+    # Leader election and shutdown: two replicas, one of them acting.
+    leader_election: bool = Field(
+        default=True,
+        description=(
+            "leader_election: elect a leader with a Lease in `namespace`; only the leader "
+            "drives migrations and runs jobs, every replica serves the webhook. Turn it off "
+            "only for a single replica in development (`GRIDSHIFT_LEADER_ELECTION=false`)."
+        ),
+    )
+    lease_name: str = Field(
+        default="gridshift-leader",
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="lease_name: name of the coordination.k8s.io Lease in `namespace`.",
+    )
+    lease_duration_seconds: int = Field(
+        default=15,
+        ge=5,
+        le=300,
+        description=(
+            "lease_duration_seconds: how long a leader's claim lasts after its last renewal; "
+            "a follower takes over this long after a leader dies without releasing the Lease."
+        ),
+    )
+    lease_renew_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=120,
+        description=(
+            "lease_renew_seconds: how often the leader renews the Lease. A leader that has not "
+            "renewed for `lease_duration_seconds - lease_renew_seconds` (the renew deadline) "
+            "stops and exits, before any follower may take over."
+        ),
+    )
+    lease_retry_seconds: int = Field(
+        default=2,
+        ge=1,
+        le=60,
+        description=(
+            "lease_retry_seconds: how often a follower tries to take the Lease, and a leader "
+            "retries a failed renewal."
+        ),
+    )
+    pod_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description=(
+            "pod_name: this replica's identity in the Lease, unique among replicas (set "
+            "`GRIDSHIFT_POD_NAME` from the downward API's `metadata.name`); when unset, the "
+            "host name and process id."
+        ),
+    )
+    shutdown_grace_seconds: int = Field(
+        default=20,
+        ge=1,
+        le=3600,
+        description=(
+            "shutdown_grace_seconds: after SIGTERM, how long migrations may take to finish the "
+            "step they are applying (none starts a new one) before they are cancelled; keep it "
+            "below the Pod's terminationGracePeriodSeconds."
+        ),
     )
 
     @field_validator("fault_pause_seconds", mode="before")
@@ -205,6 +287,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"cluster {name.strip()!r} is named twice")
             parsed[name.strip()] = Path(path.strip())
         return parsed
+
+    @model_validator(mode="after")
+    def _check_lease_timing(self) -> Settings:
+        renew, retry = self.lease_renew_seconds, self.lease_retry_seconds
+        if retry > renew:
+            raise ValueError(
+                f"lease_retry_seconds ({retry}) must not exceed lease_renew_seconds ({renew})"
+            )
+        if 2 * renew + retry > self.lease_duration_seconds:
+            raise ValueError(
+                f"lease_renew_seconds ({renew}) must renew well inside the lease: "
+                f"2 x lease_renew_seconds + lease_retry_seconds must not exceed "
+                f"lease_duration_seconds ({self.lease_duration_seconds}), so a missed renewal "
+                "is retried before the renew deadline"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

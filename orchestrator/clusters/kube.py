@@ -104,3 +104,16 @@ def client_from_file(path: Path) -> client.ApiClient:
     except OSError as exc:
         raise ClusterError(f"cannot read kubeconfig {path}: {exc}") from exc
     return client_from_kubeconfig(text)
+
+
+def client_in_cluster() -> client.ApiClient:
+    """An API client from the Pod's ServiceAccount (its token is re-read as it rotates)."""
+    configuration = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=configuration, try_refresh_token=True)
+    except config.ConfigException as exc:
+        raise ClusterError(
+            f"not running in a Pod with a ServiceAccount ({exc}); set GRIDSHIFT_KUBECONFIG to "
+            "the hub's kubeconfig"
+        ) from exc
+    return client.ApiClient(configuration)

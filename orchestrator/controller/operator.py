@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
+import socket
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,12 +17,22 @@ import kopf
 
 from orchestrator.clusters.httproute import HTTPRoutes
 from orchestrator.clusters.hub import HubClient
-from orchestrator.clusters.kube import client_from_file
+from orchestrator.clusters.kube import client_from_file, client_in_cluster
+from orchestrator.clusters.lease import (
+    LeaderElector,
+    Leadership,
+    LeadershipLost,
+    LeaseClient,
+    SoleLeader,
+)
 from orchestrator.clusters.registry import MemberRegistry
 from orchestrator.clusters.zones import HubZones
-from orchestrator.controller import members, migrations, workloads
+from orchestrator.controller import members, migrations, planning, workloads
 from orchestrator.controller.context import Context
-from orchestrator.errors import ConfigError, LedgerError
+from orchestrator.controller.dr import vtn_report
+from orchestrator.controller.http import router as http_routes
+from orchestrator.controller.planning import Planner
+from orchestrator.errors import ClusterError, ConfigError, LedgerError
 from orchestrator.ledger import repository
 from orchestrator.ledger.db import session_factory
 from orchestrator.ledger.schema import upgrade_to_head
@@ -53,15 +66,20 @@ def build_registry() -> kopf.OperatorRegistry:
         settings.watching.server_timeout = 60
         settings.posting.level = logging.WARNING
         await members.prime(memo)
+        memo.planner = Planner(memo, interval_seconds=memo.settings.planner_interval_seconds)
+        await memo.planner.start()
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: Context, **_: Any) -> None:
+        if memo.planner is not None:
+            await memo.planner.stop()
         memo.registry.close()
         memo.ledger.close()
 
     members.setup(registry)
     workloads.setup(registry)
     migrations.setup(registry)
+    planning.setup(registry)
     return registry
 
 
@@ -77,9 +95,9 @@ def build_routers(settings: Settings, hub: HubClient) -> dict[str, TrafficRouter
 def build_context(settings: Settings) -> Context:
     if settings.database_url is None:
         raise ConfigError("GRIDSHIFT_DATABASE_URL is not set: gridshift records every move")
-    if settings.kubeconfig is None:
-        raise ConfigError("GRIDSHIFT_KUBECONFIG is not set: the hub cluster is unknown")
-    hub = HubClient(client_from_file(settings.kubeconfig))
+    # the hub: a kubeconfig when given, else the Pod's ServiceAccount (gridshift runs in the hub)
+    api = client_from_file(settings.kubeconfig) if settings.kubeconfig else client_in_cluster()
+    hub = HubClient(api)
     registry = MemberRegistry()
     ledger = LedgerWriter(settings.database_url.get_secret_value())
     engine = Engine(
@@ -92,8 +110,35 @@ def build_context(settings: Settings) -> Context:
     return Context(settings=settings, hub=hub, registry=registry, ledger=ledger, engine=engine)
 
 
+def build_leadership(settings: Settings, hub: HubClient) -> Leadership:
+    """The Lease election of this replica, or a sole leader when election is turned off."""
+    identity = settings.pod_name or f"{socket.gethostname()}_{os.getpid()}"
+    if not settings.leader_election:
+        return SoleLeader(identity)
+    leases = LeaseClient(
+        hub.api,
+        namespace=settings.namespace,
+        name=settings.lease_name,
+        timeout=float(settings.lease_renew_seconds),
+    )
+    return LeaderElector(
+        leases,
+        identity=identity,
+        duration_seconds=settings.lease_duration_seconds,
+        renew_seconds=settings.lease_renew_seconds,
+        retry_seconds=settings.lease_retry_seconds,
+    )
+
+
 def run(settings: Settings) -> None:
-    """Run the operator until it is stopped (SIGINT/SIGTERM)."""
+    """Run the operator until SIGTERM/SIGINT (then return: exit 0).
+
+    Every replica serves the webhook at once; only the one holding the leader Lease runs the
+    kopf handlers (and through them the migrations and the planner). SIGTERM stops them after
+    each migration has finished the step it was applying, releases the Lease so a follower
+    takes over at once, and returns. A leader that loses the Lease stops the handlers and
+    raises :class:`LeadershipLost` (exit 1): the Deployment restarts it as a follower.
+    """
     if settings.kubeconfig is not None:
         os.environ["KUBECONFIG"] = str(settings.kubeconfig)
     if settings.database_url is not None:
@@ -103,12 +148,16 @@ def run(settings: Settings) -> None:
             log.warning("ledger schema not upgraded at start (moves proceed; rows wait): %s", exc)
     context = build_context(settings)
     registry = build_registry()
+    leadership = build_leadership(settings, context.hub)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         # every Kubernetes and ledger call runs in a thread: size the pool for many moves at once
         loop.set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="io"))
         context.registry.bind(loop)
+        stopping = asyncio.Event()
+        _take_signals(loop, stopping.set)
+        ended = "stopped"
         async with httpx.AsyncClient() as http:
             signals = build_signals(
                 settings,
@@ -116,18 +165,147 @@ def run(settings: Settings) -> None:
                 sessions=session_factory(context.ledger.engine),
                 hub=HubZones(context.hub.api),
                 http=http,
-                leader=lambda: True,  # one replica today; leader election comes with packaging
+                leader=leadership.is_leader,
             )
             await signals.service.start()
+            context.dr_report = vtn_report(signals.service)  # DR outcomes to the VTN
+            signals.app.include_router(http_routes(context))  # /metrics, /readyz, /api/v1
             web = server(signals.app, settings, embedded=True)
             serving = asyncio.create_task(web.serve(), name="webhook")
+            await leadership.start()
+            log.info("started replica=%s; serving the webhook", leadership.identity)
             try:
-                await kopf.operator(
-                    registry=registry, memo=context, standalone=True, clusterwide=True
-                )
+                if await _first(leadership.wait_until_leader(), stopping.wait()) == 0:
+                    ended = await _lead(
+                        registry, context, leadership, stopping=stopping, settings=settings
+                    )
             finally:
+                await signals.service.stop()
+                # released before the webhook stops: a follower takes over at its next retry
+                await leadership.stop(release=ended != "lost")
                 web.should_exit = True
                 await asyncio.gather(serving, return_exceptions=True)
-                await signals.service.stop()
+        if ended == "lost":
+            raise LeadershipLost(
+                f"replica {leadership.identity} lost the leader Lease and stopped its "
+                "controllers; it exits so that it restarts as a follower"
+            )
+        if ended == "ended":
+            raise ClusterError("the controllers stopped on their own; see the log above")
+        log.info("stopped replica=%s", leadership.identity)
 
     asyncio.run(main())
+
+
+def _take_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
+    """SIGTERM and SIGINT ask for a graceful stop; the process decides, not kopf."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+
+
+async def _first(*waits: Coroutine[Any, Any, object]) -> int:
+    """Wait for the first of ``waits`` to finish, cancel the others; return its index."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return next(i for i, task in enumerate(tasks) if task in done)
+
+
+async def _lead(
+    registry: kopf.OperatorRegistry,
+    context: Context,
+    leadership: Leadership,
+    *,
+    stopping: asyncio.Event,
+    settings: Settings,
+) -> str:
+    """Run the kopf handlers while leading; "stopped" (SIGTERM), "lost" or "ended"."""
+    log.info("leading replica=%s; starting the controllers", leadership.identity)
+    stop_flag = asyncio.Event()
+    lost = asyncio.ensure_future(leadership.wait_until_lost())
+    asked = asyncio.ensure_future(stopping.wait())
+    for waiter in (lost, asked):
+        waiter.add_done_callback(lambda _: stop_flag.set())
+
+    def grace() -> float:
+        # a lost leader must stop before a follower may start: inside the renew margin
+        if lost.done():
+            return min(settings.shutdown_grace_seconds, settings.lease_renew_seconds)
+        return float(settings.shutdown_grace_seconds)
+
+    try:
+        await _run_kopf(registry, context, stop_flag=stop_flag, grace=grace, on_signal=stopping.set)
+    finally:
+        for waiter in (lost, asked):
+            waiter.cancel()
+        await asyncio.gather(lost, asked, return_exceptions=True)
+    if leadership.lost:
+        return "lost"
+    return "stopped" if stopping.is_set() else "ended"
+
+
+DAEMON_TASK_PREFIX = "runner of "
+"""kopf names the task of each daemon (one per Migration) so; at a stop they get the grace."""
+KOPF_LIFECYCLE_TASK = "startup/cleanup activities"
+"""kopf's root task that runs the startup handlers first and the cleanup handlers last."""
+
+
+async def _run_kopf(
+    registry: kopf.OperatorRegistry,
+    context: Context,
+    *,
+    stop_flag: asyncio.Event,
+    grace: Callable[[], float],
+    on_signal: Callable[[], None],
+) -> None:
+    """``kopf.operator()``, with a stop that lets every migration finish its current step.
+
+    kopf's own shutdown gives its spawned tasks 5 s and runs the cleanup handlers (which close
+    the member clients) while daemons may still be applying a step. Here the order is: stop
+    the watches, signal the daemons (a Move returns before starting its next step), wait up
+    to ``grace()`` for them, cancel the late ones, then run the cleanup handlers.
+    """
+    loop = asyncio.get_running_loop()
+    existing = asyncio.all_tasks()
+    roots = await kopf.spawn_tasks(
+        registry=registry, memo=context, standalone=True, clusterwide=True, stop_flag=stop_flag
+    )
+    _take_signals(loop, on_signal)  # kopf installs its own handlers; ours decide
+    done, pending = await asyncio.wait(roots, return_when=asyncio.FIRST_COMPLETED)
+    daemons = {
+        task
+        for task in asyncio.all_tasks() - existing
+        if task.get_name().startswith(DAEMON_TASK_PREFIX) and not task.done()
+    }
+    lifecycle = {task for task in pending if task.get_name() == KOPF_LIFECYCLE_TASK}
+    await _cancel(pending - lifecycle)  # watches stop; every daemon is told to stop
+    seconds = grace()
+    late: set[asyncio.Task[Any]] = set()
+    if running := {task for task in daemons if not task.done()}:
+        _, late = await asyncio.wait(running, timeout=seconds)
+        await _cancel(late)
+    log.info(
+        "stopped daemons=%d after their current step; cancelled=%d (grace %.0f s)",
+        len(daemons) - len(late),
+        len(late),
+        seconds,
+    )
+    await _cancel(lifecycle)  # the cleanup handlers run now
+    current = asyncio.current_task()
+    leftover = {task for task in asyncio.all_tasks() - existing if task is not current}
+    if leftover:
+        _, late = await asyncio.wait(leftover, timeout=5.0)
+        await _cancel(late)
+    for task in done | lifecycle:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+async def _cancel(tasks: set[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -186,8 +186,7 @@ class Fleet:
         for spec in self.specs:
             started = time.monotonic()
             progress(f"cluster {spec.name}: starting etcd, kube-apiserver, controllers, kwok")
-            self._create(spec.name, config, progress)
-            self._add_nodes(spec)
+            self._create(spec, config, progress)
             progress(
                 f"cluster {spec.name}: ready in {time.monotonic() - started:.1f} s at "
                 f"{self.server(spec.name)} with {spec.gpu_nodes} GPU nodes"
@@ -200,9 +199,13 @@ class Fleet:
             progress(f"postgresql: ready on 127.0.0.1:{self.postgres.port}")
         self.save()
 
-    def _create(self, name: str, config: Path, progress: Progress, attempts: int = 3) -> None:
-        """Create one cluster; a start that fails (a port taken between kwokctl choosing it
-        and etcd binding it, say) is deleted and tried again."""
+    def _create(
+        self, spec: ClusterSpec, config: Path, progress: Progress, attempts: int = 3
+    ) -> None:
+        """Create one cluster with its GPU nodes Ready; a start that fails (a port taken
+        between kwokctl choosing it and a component binding it, say, which leaves the nodes
+        never Ready) is deleted and tried again."""
+        name = spec.name
         for attempt in range(1, attempts + 1):
             try:
                 self._kwokctl(
@@ -219,6 +222,7 @@ class Fleet:
                     "90s",
                     timeout=120,
                 )
+                self._add_nodes(spec)
                 return
             except DevEnvError as exc:
                 if attempt == attempts:
@@ -251,8 +255,8 @@ class Fleet:
             "node",
             "-l",
             SIM_LABEL,
-            "--timeout=90s",
-            timeout=120,
+            "--timeout=120s",  # KWOK marks them Ready at once; a loaded machine needs the slack
+            timeout=150,
         )
 
     def down(self, *, progress: Progress = _quiet) -> None:

@@ -37,3 +37,41 @@ def test_database_url_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "hunter2" not in repr(settings)
     assert settings.database_url is not None
     assert "hunter2" in settings.database_url.get_secret_value()
+
+
+def test_lease_timing_defaults_renew_well_inside_the_lease() -> None:
+    """Defaults: 15 s lease, renewed every 5 s, retried every 2 s, election on."""
+    settings = Settings()
+    assert settings.leader_election is True
+    assert (settings.lease_duration_seconds, settings.lease_renew_seconds) == (15, 5)
+    assert settings.lease_retry_seconds == 2
+    assert settings.lease_name == "gridshift-leader"
+
+
+@pytest.mark.parametrize(
+    ("duration", "renew", "retry"),
+    [("15", "10", "2"), ("15", "15", "2"), ("10", "2", "3")],
+)
+def test_lease_timing_that_cannot_renew_in_time_is_refused(
+    monkeypatch: pytest.MonkeyPatch, duration: str, renew: str, retry: str
+) -> None:
+    """A renewal that could not be retried before the renew deadline stops the start."""
+    monkeypatch.setenv("GRIDSHIFT_LEASE_DURATION_SECONDS", duration)
+    monkeypatch.setenv("GRIDSHIFT_LEASE_RENEW_SECONDS", renew)
+    monkeypatch.setenv("GRIDSHIFT_LEASE_RETRY_SECONDS", retry)
+    with pytest.raises(ValidationError, match="lease_re"):
+        Settings()
+
+
+def test_pod_name_and_election_switch_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GRIDSHIFT_POD_NAME (downward API) names the replica; election can be turned off."""
+    monkeypatch.setenv("GRIDSHIFT_POD_NAME", "gridshift-7d9f-abcde")
+    monkeypatch.setenv("GRIDSHIFT_LEADER_ELECTION", "false")
+    settings = Settings()
+    assert settings.pod_name == "gridshift-7d9f-abcde"
+    assert settings.leader_election is False
+    monkeypatch.setenv("GRIDSHIFT_POD_NAME", "Not_A_Pod")
+    with pytest.raises(ValidationError, match="pod_name"):
+        Settings()
