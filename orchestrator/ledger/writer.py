@@ -10,11 +10,13 @@ converges on exactly one row per migration and one per phase.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from orchestrator.ledger.db import make_engine, session_factory
+from orchestrator import metrics
+from orchestrator.errors import LedgerError
+from orchestrator.ledger.db import ledger_errors, make_engine, session_factory
 from orchestrator.ledger.migration_repo import (
     finish_migration,
     record_migration_start,
@@ -53,6 +55,13 @@ class MigrationSnapshot:
     deadline_met: bool | None = None
     message: str | None = None
 
+    def newest_fact(self) -> datetime:
+        """When the newest thing this snapshot records happened (a phase begun, the end)."""
+        times = [self.started_at, *(span.started_at for span in self.phases)]
+        if self.finished_at is not None:
+            times.append(self.finished_at)
+        return max(times)
+
 
 class LedgerWriter:
     """Writes migrations to the ledger; one per operator process."""
@@ -62,7 +71,24 @@ class LedgerWriter:
         self._sessions = session_factory(self.engine)
 
     def record(self, snapshot: MigrationSnapshot) -> None:
-        """Write the snapshot (idempotently); raises LedgerError when PostgreSQL refuses."""
+        """Write the snapshot (idempotently); raises LedgerError when PostgreSQL refuses.
+
+        Observes ``gridshift_ledger_write_lag_seconds``: commit time minus the newest fact.
+        """
+        try:
+            self._write(snapshot)
+        except (LedgerError, ValueError):
+            metrics.LEDGER_FAILURES.inc()
+            raise
+        lag = (datetime.now(UTC) - snapshot.newest_fact()).total_seconds()
+        metrics.ledger_written("outcome" if snapshot.outcome else "phase", lag)
+
+    def ping(self) -> None:
+        """One round trip to PostgreSQL (``SELECT 1``); raises LedgerError when it fails."""
+        with ledger_errors("reaching the ledger"), self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def _write(self, snapshot: MigrationSnapshot) -> None:
         with self._sessions.begin() as session:
             record_migration_start(
                 session,

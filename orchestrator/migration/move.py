@@ -163,6 +163,7 @@ class Move(RecordedMove):
         elif action is Action.BEGIN_SHIFT:
             self.engine.unbook(self.spec.to_cluster, self.key)
             await self._enter("ShiftingTraffic", step.reason, "the target is ready")
+            self._announce("TargetReady", f"the target {self.spec.to_cluster} is ready")
         elif action is Action.SHIFT:
             await self._shift(step.percent)
         elif action is Action.BEGIN_DRAIN:
@@ -173,6 +174,7 @@ class Move(RecordedMove):
             await self._release()
         elif action is Action.BEGIN_ROLLBACK:
             await self._enter("RollingBack", step.reason, step.message, warning=True)
+            self._announce("RollingBack", step.message or step.reason, warning=True)
         elif action is Action.ROLL_BACK:
             await self._roll_back()
         elif action is Action.CLEAN_UP:
@@ -250,6 +252,7 @@ class Move(RecordedMove):
         )
         await asyncio.to_thread(member.client.apply, manifest)
         await self._enter("WarmingUp", "Provisioned", "waiting for the target to be ready")
+        self._announce("Provisioned", f"Deployment applied in {self.spec.to_cluster}")
 
     async def _route(self) -> tuple[TrafficRouter, Route]:
         if self.route is None:
@@ -308,6 +311,12 @@ class Move(RecordedMove):
                 "lastMigration": self.name,
                 "lastMigrationTime": now.isoformat(),
             }
+        )
+        home = spec.placement.home_cluster == self.spec.to_cluster
+        self._announce(
+            "ReturnedHome" if home else "Moved",
+            f"moved from {self.spec.from_cluster} to {self.spec.to_cluster} by {self.name}",
+            on=self.workload,
         )
         await self._enter(
             "Completed",

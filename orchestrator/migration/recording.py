@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from orchestrator import metrics
 from orchestrator.api.membercluster import MemberClusterSpec
 from orchestrator.api.migration import TERMINAL_PHASES, MigrationSpec, MigrationStatus, Phase
 from orchestrator.api.workload import InferenceWorkloadSpec
@@ -43,6 +45,7 @@ class RecordedMove:
         self.paused: set[str] = set()
         self.route: tuple[TrafficRouter, Route] | None = None
         self.background: set[asyncio.Task[bool]] = set()
+        self.announcing: set[asyncio.Task[None]] = set()
         self.dirty = False
         """The status changed in memory since it was last written to the hub."""
 
@@ -76,10 +79,10 @@ class RecordedMove:
         warning: bool = False,
         event: str | None = None,
     ) -> None:
-        self.status = st.enter(
-            self.status, phase, self.engine.clock(), reason=reason, message=message
-        )
+        before, now = self.status, self.engine.clock()
+        self.status = st.enter(self.status, phase, now, reason=reason, message=message)
         log.info("migration=%s entered phase=%s reason=%s", self.key, phase, reason)
+        self._measure(before, reason, now)
         if phase in TERMINAL_PHASES:
             # ledger first, then one status write: a crash in between repeats the same outcome
             await self._try_final_record()
@@ -94,6 +97,44 @@ class RecordedMove:
             task = asyncio.create_task(self._record(best_effort=True))
             self.background.add(task)
             task.add_done_callback(self.background.discard)
+
+    def _measure(self, before: MigrationStatus, reason: str, now: datetime) -> None:
+        """Metrics of the phase just left and, when the move ended, of the move (once)."""
+        entered = st.spans(before)
+        left = entered[-1] if entered else None
+        if left is not None and left.phase != self.status.phase:
+            metrics.phase_ended(left.phase, (now - left.started_at).total_seconds())
+        if self.status.phase not in TERMINAL_PHASES or before.phase in TERMINAL_PHASES:
+            return
+        missed = reason == "DeadlineExceeded" or (
+            self.status.phase == "Completed" and self.status.deadline_met is False
+        )
+        metrics.migration_ended(
+            outcome=self.status.phase,
+            trigger=self.spec.reason.trigger,
+            duration_seconds=self.status.duration_seconds,
+            deadline_missed=missed,
+        )
+        if missed:
+            self._announce(
+                "DeadlineMissed",
+                f"the move ended {self.status.phase} after {self.status.duration_seconds} s; "
+                f"its deadline was {self.spec.deadline_seconds} s",
+                warning=True,
+            )
+
+    def _announce(
+        self, reason: str, message: str, *, warning: bool = False, on: dict[str, Any] | None = None
+    ) -> None:
+        """Post an Event on the Migration (or ``on``) in the background: moves never wait."""
+        task = asyncio.create_task(
+            asyncio.to_thread(
+                self.engine.hub.event, on or self.body, reason=reason, message=message,
+                warning=warning,
+            )
+        )  # fmt: skip
+        self.announcing.add(task)
+        task.add_done_callback(self.announcing.discard)
 
     async def _save(self, *, event: tuple[str, str] | None = None, warning: bool = False) -> None:
         self.dirty = False

@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from orchestrator import metrics
 from orchestrator.api.drevent import DemandResponseEventSpec, EventSource, Window
 from orchestrator.api.gridzone import GridZoneStatus
 from orchestrator.errors import ConfigError
@@ -170,6 +171,12 @@ class Processor:
             horizon=self.horizon,
         )
         self.hub.patch_zone_status(zone.name, status)
+        metrics.zone_observed(
+            zone.name,
+            price_per_kwh=status.price_per_kwh,
+            peak_level=status.peak_level,
+            stale=status.stale,
+        )
         with self._lock:
             self._written[zone.name] = status
         self.store.mark_processed([s.id for s in fresh], at=now)

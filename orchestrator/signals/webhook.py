@@ -25,8 +25,10 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from orchestrator import metrics
 from orchestrator.errors import LedgerError, SignalError
 from orchestrator.signals.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, AuthError
+from orchestrator.signals.directory import UnknownZoneError
 from orchestrator.signals.ingest import Ingestor, Outcome
 from orchestrator.signals.native import Accepted, Problem, SignalBatch
 from orchestrator.signals.openadr import Notification
@@ -64,7 +66,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
+        source: metrics.SignalSource = (
+            "openadr" if str(scope.get("path", "")).startswith("/openadr") else "native"
+        )
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            metrics.signals_counted(source, "too_large")
             await _problem(413, f"the body is larger than {self.limit} bytes")(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -76,6 +82,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
+                metrics.signals_counted(source, "too_large")
                 await _problem(413, f"the body is larger than {self.limit} bytes")(
                     scope, receive, send
                 )
@@ -106,7 +113,10 @@ def _answer(outcome: Outcome) -> JSONResponse:
 
 
 async def _handle(
-    request: Request, ingestor: Ingestor, work: Callable[[Ingestor, str, object], Outcome]
+    request: Request,
+    ingestor: Ingestor,
+    work: Callable[[Ingestor, str, object], Outcome],
+    source: metrics.SignalSource,
 ) -> JSONResponse:
     body = await request.body()
     try:
@@ -117,18 +127,27 @@ async def _handle(
             signature=request.headers.get(SIGNATURE_HEADER),
         )
     except AuthError as exc:
+        metrics.signals_counted(source, "rejected_auth")
         return _problem(401, str(exc), **{"WWW-Authenticate": "Bearer"})
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        metrics.signals_counted(source, "rejected_malformed")
         return _problem(400, f"the body is not JSON: {exc}"[:300])
     try:
         outcome = await run_in_threadpool(work, ingestor, operator, document)
     except SignalError as exc:
+        unknown = isinstance(exc, UnknownZoneError)
+        result: metrics.SignalResult = "rejected_unknown_zone" if unknown else "rejected_malformed"
+        metrics.signals_counted(source, result)
         return _problem(422, str(exc)[:2000])
     except LedgerError as exc:
+        metrics.signals_counted(source, "ledger_unavailable")
         log.error("could not record signals operator=%s: %s", operator, exc)
         return _problem(503, "the ledger is unavailable; retry later", **{"Retry-After": "5"})
+    metrics.signals_counted(source, "accepted", outcome.accepted)
+    metrics.signals_counted(source, "duplicate", outcome.duplicates)
+    metrics.signals_counted(source, "ignored", outcome.ignored)
     return _answer(outcome)
 
 
@@ -156,7 +175,7 @@ def create_app(ingestor: Ingestor, *, body_limit: int = DEFAULT_BODY_LIMIT) -> F
         summary="Record prices, peak levels, carbon figures and DR orders",
     )
     async def post_signals(request: Request) -> JSONResponse:
-        return await _handle(request, ingestor, Ingestor.native)
+        return await _handle(request, ingestor, Ingestor.native, "native")
 
     @app.post(
         "/openadr/callback",
@@ -166,7 +185,7 @@ def create_app(ingestor: Ingestor, *, body_limit: int = DEFAULT_BODY_LIMIT) -> F
         summary="Take an OpenADR 3 notification (3.0.1 or 3.1.0, camelCase or snake_case)",
     )
     async def post_openadr(request: Request) -> JSONResponse:
-        return await _handle(request, ingestor, Ingestor.openadr)
+        return await _handle(request, ingestor, Ingestor.openadr, "openadr")
 
     @app.get(
         "/openadr/callback",

@@ -127,13 +127,15 @@ def server(app: FastAPI, settings: Settings, *, embedded: bool = False) -> uvico
     """A uvicorn server for ``app`` on the configured address; ``await server.serve()``.
 
     ``embedded`` servers run inside another program's event loop and do not take over
-    SIGINT/SIGTERM: the host stops them by setting ``should_exit``.
+    SIGINT/SIGTERM: the host stops them by setting ``should_exit``; their logs go through the
+    host's logging (text or JSON, ``orchestrator.logs``), not uvicorn's own format.
     """
     config = uvicorn.Config(
         app,
         host=settings.webhook_host,
         port=settings.webhook_port,
         log_level=settings.log_level.lower(),
+        log_config=None if embedded else uvicorn.config.LOGGING_CONFIG,
         access_log=False,
         lifespan="off",
     )
