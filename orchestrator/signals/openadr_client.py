@@ -9,6 +9,9 @@
 - :meth:`VtnClient.events`: ``GET /events`` with our targets, paged (``skip``/``limit`` 50,
   at most 20 pages): the fallback when notifications do not arrive and the catch-up after
   downtime.
+- :meth:`VtnClient.event_document`: ``GET /events/{id}`` as raw camelCase JSON (for its
+  ``reportDescriptors`` and ``programID``); ``None`` when the VTN answers 4xx (gone, or not
+  readable with a VEN's scopes).
 - :meth:`VtnClient.post_report`: ``POST /reports``.
 
 Every failure (HTTP error, timeout, unexpected body) is a ``SignalError`` naming the VTN call.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
@@ -210,6 +214,20 @@ class VtnClient:
         if not isinstance(new_id, str):
             raise SignalError(f"POST /subscriptions at VTN {self.base_url}: answer has no id")
         return new_id
+
+    async def event_document(self, event_id: str) -> dict[str, Any] | None:
+        """The event ``event_id`` as camelCase JSON; None when the VTN answers 4xx."""
+        try:
+            body = await self._request("GET", f"/events/{quote(event_id, safe='')}")
+        except SignalError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code < 500:
+                return None
+            raise
+        if not isinstance(body, dict):
+            raise SignalError(f"GET /events/{{id}} at VTN {self.base_url}: expected an object")
+        found: dict[str, Any] = coerce_keys(body)
+        return found
 
     async def post_report(self, report: dict[str, Any]) -> None:
         """Send a report (``eventID``, ``clientName``, ``resources`` ...)."""

@@ -24,12 +24,19 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from orchestrator import metrics
 from orchestrator.api.gridzone import PriceFeed
 from orchestrator.errors import GridshiftError
 from orchestrator.signals.auth import TokenStore, credentials_from_secret
 from orchestrator.signals.directory import Hub, ZoneDirectory, ZoneView
 from orchestrator.signals.feeds import FeedPoller, openadr_operator
 from orchestrator.signals.ingest import Ingestor
+from orchestrator.signals.openadr_report import (
+    DrOutcome,
+    build_report,
+    outcome_state,
+    report_descriptors,
+)
 from orchestrator.signals.processor import Processor
 
 log = logging.getLogger(__name__)
@@ -233,8 +240,11 @@ class SignalService:
                 self.recorded({zone_name}, self.ingestor.clock())
         except GridshiftError as exc:
             log.warning("feed %s of gridzone=%s failed: %s", feed.type, zone_name, exc)
+            metrics.signals_counted(feed.type.lower(), "failed")
             self.processor.problem(zone_name, f"{feed.type}: {exc}")
             return 0
+        metrics.signals_counted(feed.type.lower(), "accepted", outcome.accepted)
+        metrics.signals_counted(feed.type.lower(), "duplicate", outcome.duplicates)
         log.info(
             "polled feed %s of gridzone=%s: %d new, %d repeated",
             feed.type,
@@ -243,3 +253,66 @@ class SignalService:
             outcome.duplicates,
         )
         return outcome.accepted
+
+    async def report_dr_outcome(
+        self,
+        *,
+        zone: str,
+        event_id: str,
+        program: str | None,
+        state: str,
+        achieved_kw: float,
+        zone_load_kw: float,
+        window_start: datetime,
+        window_end: datetime | None,
+    ) -> bool:
+        """Post the OpenADR REPORT of a DR event that ended ``Met`` or ``Missed`` to the VTN.
+
+        The VTN is the one of the zone's first ``OpenADRPoll`` feed. The event is read back
+        from it for its ``reportDescriptors`` and ``programID`` (``program`` when it is gone);
+        an open window ends now. False (and logged) when the zone has no VTN; ``SignalError``
+        when the VTN fails or the outcome cannot be reported.
+        """
+        outcome_kind = outcome_state(state)
+        view = self.zones.get(zone)
+        feed = next(
+            (
+                f
+                for f in (view.spec.price_feeds if view is not None else [])
+                if f.type == "OpenADRPoll" and f.url
+            ),
+            None,
+        )
+        if view is None or feed is None:
+            log.info(
+                "did not report DR event=%s of gridzone=%s: the zone has no VTN", event_id, zone
+            )
+            return False
+        vtn = await self.feeds._vtn(view, feed)
+        event = await vtn.event_document(event_id)
+        found = event.get("programID") if event is not None else None
+        outcome = DrOutcome(
+            zone=zone,
+            event_id=event_id,
+            program_id=found if isinstance(found, str) and found else program,
+            state=outcome_kind,
+            achieved_kw=achieved_kw,
+            zone_load_kw=zone_load_kw,
+            window_start=window_start,
+            window_end=window_end or self.ingestor.clock(),
+        )
+        report = build_report(
+            outcome,
+            client_name=self.client_name,
+            version=vtn.version,
+            descriptors=report_descriptors(event) if event is not None else None,
+        )
+        await vtn.post_report(report)
+        log.info(
+            "reported DR event=%s of gridzone=%s as %s to VTN %s",
+            event_id,
+            zone,
+            outcome_kind,
+            vtn.base_url,
+        )
+        return True
