@@ -1,0 +1,249 @@
+"""The Helm chart and the plain manifests: lint, render, schema, and no drift between them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from orchestrator.devenv.binaries import Binaries
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "helm" / "gridshift"
+MANIFESTS = REPO / "manifests"
+NAMESPACE = "gridshift-system"
+# Labels only the chart carries (Helm's own bookkeeping); the plain manifests leave them out.
+HELM_ONLY_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by", "app.kubernetes.io/version")
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def helm(binaries: Binaries, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(binaries.path("helm")), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def render(binaries: Binaries, *values: str, release: str = "gridshift") -> list[dict[str, Any]]:
+    """`helm template` of the chart; ``values`` are `--set` assignments."""
+    sets = [arg for value in values for arg in ("--set", value)]
+    done = helm(binaries, "template", release, str(CHART), "--namespace", NAMESPACE, *sets)
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def kinds(docs: list[dict[str, Any]]) -> list[str]:
+    return sorted(doc["kind"] for doc in docs)
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [doc for doc in docs if doc["kind"] == kind]
+    assert len(found) == 1, f"{len(found)} {kind} objects"
+    return found[0]
+
+
+def plain(paths: list[Path]) -> list[dict[str, Any]]:
+    return [doc for path in paths for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def without_helm_labels(obj: Any) -> Any:
+    """``obj`` with the Helm-only labels and the chart's checksum annotations removed."""
+    if isinstance(obj, dict):
+        out = {}
+        for key, value in obj.items():
+            if key == "labels" and isinstance(value, dict):
+                value = {k: v for k, v in value.items() if k not in HELM_ONLY_LABELS}
+            if key == "annotations" and isinstance(value, dict):
+                value = {k: v for k, v in value.items() if not k.startswith("checksum/")}
+                if not value:
+                    continue
+            out[key] = without_helm_labels(value)
+        return out
+    if isinstance(obj, list):
+        return [without_helm_labels(item) for item in obj]
+    return obj
+
+
+class TestChartLints:
+    def test_helm_lint_passes(self, binaries: Binaries) -> None:
+        """`helm lint` finds no error or warning in the chart."""
+        done = helm(binaries, "lint", "--strict", str(CHART))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "0 chart(s) failed" in done.stdout
+
+    def test_every_value_is_documented_starting_with_its_name(self) -> None:
+        """Each value in values.yaml has a comment above it whose first line begins with its path."""
+        assert undocumented_values((CHART / "values.yaml").read_text()) == []
+
+
+def undocumented_values(text: str) -> list[str]:
+    """Paths of values without a comment naming them. A block without its own comment is a
+    group (image, database, ...) whose members are checked; a documented value's own YAML
+    below it (a default map or list) is skipped."""
+    lines = text.splitlines()
+    missing: list[str] = []
+    stack: list[tuple[int, str]] = []
+    skip_deeper_than: int | None = None
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        if skip_deeper_than is not None:
+            if indent > skip_deeper_than:
+                continue
+            skip_deeper_than = None
+        stack = [entry for entry in stack if entry[0] < indent]
+        key = stripped.split(":", 1)[0]
+        path = ".".join([name for _, name in stack] + [key])
+        first = number
+        while first > 0 and lines[first - 1].strip().startswith("#"):
+            first -= 1
+        above = lines[first].strip() if first < number else ""
+        if above.startswith(f"# {path} "):
+            skip_deeper_than = indent
+        elif stripped.endswith(":"):
+            stack.append((indent, key))
+        else:
+            missing.append(path)
+    return missing
+
+
+class TestChartRenders:
+    def test_defaults_render_the_operator_and_its_least_privilege_rbac(
+        self, binaries: Binaries
+    ) -> None:
+        """Default values: 2 replicas, ServiceAccount, ClusterRole/Role and bindings, Service."""
+        docs = render(binaries)
+        assert kinds(docs) == sorted(
+            ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Pod", "Role",
+             "RoleBinding", "Service", "ServiceAccount"]
+        )  # fmt: skip
+        deployment = one(docs, "Deployment")
+        assert deployment["spec"]["replicas"] == 2
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == one(docs, "ServiceAccount")["metadata"]["name"]
+        container = pod["containers"][0]
+        env = {item["name"]: item for item in container["env"]}
+        assert env["GRIDSHIFT_POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        for doc in docs:
+            labels = doc["metadata"]["labels"]
+            assert labels["app.kubernetes.io/name"] == "gridshift", doc["kind"]
+            assert labels["app.kubernetes.io/instance"] == "gridshift", doc["kind"]
+            assert labels["helm.sh/chart"] == "gridshift-0.1.0", doc["kind"]
+
+    def test_the_helm_test_pod_calls_the_services_healthz(self, binaries: Binaries) -> None:
+        """`helm test` runs a Pod whose only job is GET http://SERVICE/healthz."""
+        docs = render(binaries)
+        test_pod = one(docs, "Pod")
+        assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+        service = one(docs, "Service")
+        url = test_pod["spec"]["containers"][0]["args"][-1]
+        assert url == f"http://{service['metadata']['name']}.{NAMESPACE}.svc:80/healthz"
+
+    def test_options_add_ingress_service_monitor_and_secrets(self, binaries: Binaries) -> None:
+        """ingress, serviceMonitor, database.url and tokens each render their object."""
+        docs = render(
+            binaries,
+            "ingress.enabled=true",
+            "serviceMonitor.enabled=true",
+            "database.url=postgresql+psycopg://gridshift:pw@db:5432/gridshift",
+            "gridOperators.tokens.sgcc=token-1",
+            "edge.kubeconfigSecret=edge-kubeconfig",
+        )
+        assert one(docs, "Ingress")["spec"]["rules"][0]["host"] == "gridshift.example.com"
+        monitor = one(docs, "ServiceMonitor")
+        assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+        secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
+        assert secrets["gridshift-database"]["stringData"]["url"].startswith("postgresql+psycopg")
+        assert secrets["gridshift-grid-operators"]["stringData"] == {"sgcc": "token-1"}
+        env = {
+            e["name"]: e
+            for e in one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert env["GRIDSHIFT_EDGE_KUBECONFIG"]["value"] == "/etc/gridshift/edge/kubeconfig"
+
+    def test_an_existing_database_secret_is_used_as_given(self, binaries: Binaries) -> None:
+        """database.existingSecret: no Secret rendered; the Pod reads the given name and key."""
+        docs = render(binaries, "database.existingSecret=ledger", "database.existingSecretKey=dsn")
+        assert not [d for d in docs if d["kind"] == "Secret"]
+        env = {
+            e["name"]: e
+            for e in one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert env["GRIDSHIFT_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+            "name": "ledger",
+            "key": "dsn",
+        }
+
+    def test_no_rule_grants_a_wildcard(self, binaries: Binaries) -> None:
+        """No "*" in any verb, resource or API group of the chart's roles."""
+        docs = render(binaries)
+        for doc in docs:
+            for rule in doc.get("rules", []):
+                for field in ("verbs", "resources", "apiGroups"):
+                    assert "*" not in rule.get(field, []), (doc["kind"], rule)
+
+
+class TestValuesSchema:
+    @pytest.mark.parametrize(
+        "bad",
+        ["replicaCount=two", "logLevel=LOUD", "service.type=Magic", "webhook.port=80",
+         "database.url=mysql://x", "unknownValue=1"],
+    )  # fmt: skip
+    def test_a_bad_value_is_refused(self, binaries: Binaries, bad: str) -> None:
+        """values.schema.json stops `helm template` and `helm lint` on a wrong type or value."""
+        args = ["--set-string" if bad.startswith("replicaCount") else "--set", bad]
+        template = helm(binaries, "template", "x", str(CHART), *args)
+        assert template.returncode != 0
+        assert "values don't meet the specifications of the schema" in template.stderr
+        lint = helm(binaries, "lint", str(CHART), *args)
+        assert lint.returncode != 0
+
+
+class TestNoDrift:
+    def test_chart_crds_are_byte_identical_to_manifests_crds(self) -> None:
+        """helm/gridshift/crds/ = manifests/crds/ (copy them after `gridshift crds`)."""
+        generated = {p.name: p.read_bytes() for p in (MANIFESTS / "crds").glob("*.yaml")}
+        charted = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
+        assert sorted(charted) == sorted(generated)
+        stale = [name for name in generated if charted[name] != generated[name]]
+        assert stale == [], "run: cp manifests/crds/*.yaml helm/gridshift/crds/"
+
+    def test_plain_manifests_are_the_chart_with_default_values(self, binaries: Binaries) -> None:
+        """manifests/rbac and manifests/operator = `helm template gridshift` minus Helm labels."""
+        charted = {
+            (d["kind"], d["metadata"]["name"]): without_helm_labels(d)
+            for d in render(binaries)
+            if d["kind"] != "Pod"  # the helm test Pod has no plain counterpart
+        }
+        files = sorted((MANIFESTS / "rbac").glob("*.yaml")) + sorted(
+            (MANIFESTS / "operator").glob("*.yaml")
+        )
+        files = [f for f in files if f.name != "member-cluster-rbac.yaml"]
+        written = {
+            (d["kind"], d["metadata"]["name"]): d for d in plain(files) if d["kind"] != "Namespace"
+        }
+        assert sorted(written) == sorted(charted)
+        for key, obj in charted.items():
+            assert written[key] == obj, f"{key} differs from the chart's rendering"
+
+    def test_kustomization_lists_the_crds_rbac_and_operator(self, binaries: Binaries) -> None:
+        """`kubectl kustomize manifests/` builds CRDs, namespace, RBAC and the operator."""
+        done = subprocess.run(
+            [str(binaries.path("kubectl")), "kustomize", str(MANIFESTS)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        built = [d for d in yaml.safe_load_all(done.stdout) if d]
+        assert kinds(built).count("CustomResourceDefinition") == len(
+            list((MANIFESTS / "crds").glob("*.yaml"))
+        )
+        assert {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
+                "RoleBinding", "ConfigMap", "Service", "Deployment"} <= set(kinds(built))  # fmt: skip
