@@ -15,8 +15,9 @@ install: ## create .venv with the locked dependencies (uv.lock)
 binaries: ## build the pinned Kubernetes binaries from the Go module proxy (cached; ~25 min cold)
 	bash hack/build-k8s-binaries.sh
 
-demo: install binaries ## start three real clusters (shanghai, hubei, ningxia) and PostgreSQL, print how to reach them
-	$(RUN) gridshift dev up
+demo: install binaries ## three provinces, the operator and an accelerated grid day with a dispatch order, live
+	bash hack/install-deps.sh
+	$(RUN) gridshift demo
 
 demo-down: ## stop what `make demo` started
 	$(RUN) gridshift dev down

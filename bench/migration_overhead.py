@@ -16,7 +16,6 @@ pass/fail: the goal is p95 under 2 s at 50 concurrent moves.
 from __future__ import annotations
 
 import argparse
-import base64
 import itertools
 import os
 import signal
@@ -32,48 +31,18 @@ from typing import Any
 from kubernetes import client, config
 
 from orchestrator.api.common import API_VERSION, GROUP, VERSION
-from orchestrator.devenv import Fleet, LocalPostgres, default_cluster_specs, locate_binaries
+from orchestrator.devenv import Fleet, LocalPostgres, default_cluster_specs, hub, locate_binaries
 from orchestrator.ledger.schema import upgrade_to_head
 
-REPO = Path(__file__).resolve().parents[1]
 NS = "bench"
 GRIDSHIFT = Path(sys.executable).parent / "gridshift"
 
 
-def _ignore_conflict(fn: Any, *args: Any) -> None:
-    try:
-        fn(*args)
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
-
-
 def _setup_hub(fleet: Fleet) -> client.CustomObjectsApi:
-    fleet.kubectl("shanghai", "apply", "--server-side", "-f", str(REPO / "manifests" / "crds"))
-    fleet.kubectl(
-        "shanghai", "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"
-    )
-    api = config.new_client_from_config(str(fleet.kubeconfig("shanghai")))
-    core, objects = client.CoreV1Api(api), client.CustomObjectsApi(api)
-    for ns in ("gridshift-system", NS):
-        _ignore_conflict(core.create_namespace, client.V1Namespace(metadata={"name": ns}))
-    for name in ("shanghai", "hubei"):
-        data = {"kubeconfig": base64.b64encode(fleet.portable_kubeconfig(name).encode()).decode()}
-        secret = client.V1Secret(metadata={"name": f"member-{name}"}, data=data)
-        _ignore_conflict(core.create_namespaced_secret, "gridshift-system", secret)
-        member = {
-            "apiVersion": API_VERSION,
-            "kind": "MemberCluster",
-            "metadata": {"name": name},
-            "spec": {
-                "zone": name,
-                "kubeconfigSecretRef": {"name": f"member-{name}", "namespace": "gridshift-system"},
-            },
-        }
-        _ignore_conflict(
-            objects.create_cluster_custom_object, GROUP, VERSION, "memberclusters", member
-        )
-    return objects
+    hub.install_api(fleet, "shanghai")
+    hub.register_members(fleet, "shanghai", ["shanghai", "hubei"])
+    hub.apply(fleet, "shanghai", [hub.namespace_manifest(NS)])
+    return client.CustomObjectsApi(config.new_client_from_config(str(fleet.kubeconfig("shanghai"))))
 
 
 def _workload(name: str, load_seconds: int) -> dict[str, Any]:

@@ -40,15 +40,30 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 START=$SECONDS
 
-# step <piece> <command...>: run one build step, name the piece if it fails
+# elapsed <seconds>: "42 s" or "3 min 05 s"
+elapsed() { local s=$1; if ((s < 60)); then echo "$s s"; else printf '%d min %02d s' $((s / 60)) $((s % 60)); fi; }
+
+# step <n> <piece> <version> <command...>: run one build step with a line a minute while it
+# runs, name the piece if it fails
 step() {
-  local piece=$1; shift
-  local t=$SECONDS
-  if ! "$@" >"$WORK/$piece.log" 2>&1; then
+  local n=$1 piece=$2 version=$3; shift 3
+  local t=$SECONDS pid status=0 next=60
+  log "[$n/4] building $piece $version …"
+  ( "$@" ) >"$WORK/$piece.log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if ((SECONDS - t >= next)); then
+      log "[$n/4] building $piece $version … $(elapsed $((SECONDS - t)))"
+      next=$((next + 60))
+    fi
+  done
+  wait "$pid" || status=$?
+  if ((status != 0)); then
     tail -n 40 "$WORK/$piece.log" >&2
     fail "$piece (see the output above; try a neighbouring version, e.g. ${piece^^}_VERSION=...)"
   fi
-  log "$piece: done in $((SECONDS - t)) s"
+  log "[$n/4] built $piece $version in $(elapsed $((SECONDS - t))) (total $(elapsed $((SECONDS - START))))"
 }
 
 build_kubernetes() {
@@ -110,20 +125,20 @@ build_helm() {
 }
 
 if have "$K8S_DIR" kube-apiserver kube-controller-manager kube-scheduler kubectl; then
-  log "kubernetes $K8S_VERSION: cached"
+  log "[1/4] kubernetes $K8S_VERSION: cached"
 else
-  log "kubernetes $K8S_VERSION: building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (the long one: ~20 min cold)"
-  step kubernetes build_kubernetes
+  log "[1/4] kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (the long one: ~20 min cold)"
+  step 1 kubernetes "$K8S_VERSION" build_kubernetes
 fi
-if have "$ETCD_DIR" etcd; then log "etcd $ETCD_VERSION: cached"; else
-  log "etcd $ETCD_VERSION: building"; step etcd build_etcd; fi
-if have "$KWOK_DIR" kwok kwokctl; then log "kwok $KWOK_VERSION: cached"; else
-  log "kwok $KWOK_VERSION: building kwok and kwokctl"; step kwok build_kwok; fi
-if have "$HELM_DIR" helm; then log "helm $HELM_VERSION: cached"; else
-  log "helm $HELM_VERSION: building"; step helm build_helm; fi
+if have "$ETCD_DIR" etcd; then log "[2/4] etcd $ETCD_VERSION: cached"; else
+  step 2 etcd "$ETCD_VERSION" build_etcd; fi
+if have "$KWOK_DIR" kwok kwokctl; then log "[3/4] kwok $KWOK_VERSION: cached"; else
+  step 3 kwok "$KWOK_VERSION" build_kwok; fi
+if have "$HELM_DIR" helm; then log "[4/4] helm $HELM_VERSION: cached"; else
+  step 4 helm "$HELM_VERSION" build_helm; fi
 
 # one directory with every binary, so tools and tests take a single path
 mkdir -p "$BIN"
 for f in "$K8S_DIR"/* "$ETCD_DIR"/* "$KWOK_DIR"/* "$HELM_DIR"/*; do ln -sfn "$f" "$BIN/$(basename "$f")"; done
-log "all binaries ready in $((SECONDS - START)) s: $BIN"
+log "all binaries ready in $(elapsed $((SECONDS - START))): $BIN"
 echo "$BIN"

@@ -1,12 +1,13 @@
 """The ``gridshift`` command line.
 
-Today it drives the local fleet (``gridshift dev up | status | env | down``, and stopping or
-starting one cluster's API server to simulate a province going dark).
+Commands parse their arguments and call functions; rendering lives in :mod:`orchestrator.views`.
+Here: ``version``, ``crds``, ``run``, ``migrate`` and the local fleet (``dev up | status | env |
+down | stop-apiserver | start-apiserver``). ``status``, ``migrations`` and ``decisions`` are in
+:mod:`orchestrator.cli_fleet`; ``signal send`` is in :mod:`orchestrator.cli_signal`.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Annotated
@@ -15,12 +16,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator import __version__
+from orchestrator import __version__, cli_fleet, cli_signal, logs
 from orchestrator.api import crdgen
 from orchestrator.devenv import Fleet, default_cluster_specs, locate_binaries
 from orchestrator.devenv.fleet import DEFAULT_CLUSTERS, STATE_FILE
-from orchestrator.errors import ConfigError, GridshiftError
+from orchestrator.errors import GridshiftError
 from orchestrator.settings import Settings, get_settings
+from orchestrator.views import StartProgress
 
 app = typer.Typer(help="gridshift: inference capacity that follows the grid.", no_args_is_help=True)
 dev = typer.Typer(
@@ -28,6 +30,8 @@ dev = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(dev, name="dev")
+cli_fleet.register(app)
+app.add_typer(cli_signal.signal, name="signal")
 
 console = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True)
@@ -89,12 +93,7 @@ def run(
         overrides["database_url"] = database_url
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
-        logging.basicConfig(
-            level=settings.log_level,
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
-        # the client library's own retry chatter repeats what gridshift reports once
-        logging.getLogger("urllib3").setLevel(logging.ERROR)
+        logs.configure(level=settings.log_level, fmt=settings.log_format)
         operator.run(settings)
     except GridshiftError as exc:
         raise _fail(exc) from exc
@@ -114,27 +113,74 @@ def migrate(
     ] = None,
 ) -> None:
     """Move a workload to another cluster now (creates a Migration)."""
-    from orchestrator.manual import follow, start_migration
+    from orchestrator.manual import start_migration
+    from orchestrator.overview import hub_kubeconfig
 
     namespace, _, name = workload.partition("/")
     if not name:
         err.print("[bold red]error:[/] give the workload as NAMESPACE/WORKLOAD")
         raise typer.Exit(code=2)
     try:
-        path = kubeconfig or get_settings().kubeconfig
-        if path is None:
-            raise ConfigError("no hub kubeconfig: pass --kubeconfig or set GRIDSHIFT_KUBECONFIG")
+        path = hub_kubeconfig(kubeconfig)
         created = start_migration(
             path, namespace, name, to=to, deadline_seconds=deadline_seconds, reason=reason
         )
         console.print(f"migration {namespace}/{created} created: {name} -> {to}")
         if not wait:
             return
-        outcome = follow(path, namespace, created, echo=console.print)
+        final = cli_fleet.follow_move(path, namespace, created)
     except GridshiftError as exc:
         raise _fail(exc) from exc
-    if outcome != "Completed":
+    if final.phase != "Completed":
         raise typer.Exit(code=1)
+
+
+@app.command()
+def demo(
+    short: Annotated[
+        bool, typer.Option(help="A short day with four small workloads (for CI).")
+    ] = False,
+    workdir: WorkdirOption = None,
+    hub: Annotated[str, typer.Option(help="The fleet's cluster that doubles as hub.")] = "shanghai",
+    namespace: Annotated[
+        str, typer.Option(help="Namespace of the demo's workloads.")
+    ] = "inference",
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Ledger database URL (default: the fleet's PostgreSQL).", show_default=False
+        ),
+    ] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Use the operator serving this webhook instead of starting one.",
+            show_default=False,
+        ),
+    ] = None,
+    live: Annotated[
+        bool | None,
+        typer.Option(
+            "--live/--no-live", help="Live view (default: on a terminal).", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Play an accelerated grid day on the local fleet: prices, a dispatch order, live moves."""
+    from orchestrator.devenv.demo import DemoOptions, run_demo, show_summary
+
+    options = DemoOptions(
+        workdir=_workdir(workdir),
+        hub=hub,
+        short=short,
+        namespace=namespace,
+        database_url=database_url,
+        webhook_url=webhook_url,
+        live=live,
+    )
+    try:
+        show_summary(console, run_demo(options, console), options)
+    except GridshiftError as exc:
+        raise _fail(exc) from exc
 
 
 @dev.command("up")
@@ -166,7 +212,8 @@ def dev_up(
             )
             fleet = Fleet(directory, binaries, specs)
         started = time.monotonic()
-        fleet.up(progress=console.print, with_postgres=postgres)
+        with StartProgress(console) as progress:
+            fleet.up(progress=progress, with_postgres=postgres)
     except GridshiftError as exc:
         raise _fail(exc) from exc
     console.print(f"[green]fleet up in {time.monotonic() - started:.1f} s[/]")

@@ -6,21 +6,16 @@ member's kubeconfig (certificates inline) is a Secret in the hub, as in producti
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubernetes import client, config
+from orchestrator.devenv import Fleet, hub, procs
 
-from orchestrator.api.common import API_VERSION, GROUP
-from orchestrator.api.kinds import KINDS
-from orchestrator.devenv import Fleet, procs
-
-REPO = Path(__file__).resolve().parents[1]
 GRIDSHIFT = Path(sys.executable).parent / "gridshift"
 HUB = "shanghai"
 NAMESPACE = "gridshift-system"
@@ -28,45 +23,12 @@ NAMESPACE = "gridshift-system"
 
 def install_api(fleet: Fleet) -> None:
     """CRDs in the hub, Established."""
-    crds = REPO / "manifests" / "crds"
-    fleet.kubectl(HUB, "apply", "--server-side", "--field-manager=gridshift-tests", "-f", str(crds))
-    fleet.kubectl(
-        HUB, "wait", "--for=condition=Established", "--timeout=60s",
-        *[f"crd/{k.plural}.{GROUP}" for k in KINDS],
-    )  # fmt: skip
+    hub.install_api(fleet, HUB)
 
 
 def register_members(fleet: Fleet, names: list[str]) -> None:
     """A kubeconfig Secret and a MemberCluster in the hub for each member."""
-    core = client.CoreV1Api(config.new_client_from_config(str(fleet.kubeconfig(HUB))))
-    objects = client.CustomObjectsApi(core.api_client)
-    try:
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
-    for name in names:
-        data = {"kubeconfig": base64.b64encode(fleet.portable_kubeconfig(name).encode()).decode()}
-        secret = client.V1Secret(metadata=client.V1ObjectMeta(name=f"member-{name}"), data=data)
-        try:
-            core.create_namespaced_secret(NAMESPACE, secret)
-        except client.ApiException as exc:
-            if exc.status != 409:
-                raise
-        member = {
-            "apiVersion": API_VERSION,
-            "kind": "MemberCluster",
-            "metadata": {"name": name},
-            "spec": {
-                "zone": name,
-                "kubeconfigSecretRef": {"name": f"member-{name}", "namespace": NAMESPACE},
-            },
-        }
-        try:
-            objects.create_cluster_custom_object(GROUP, "v1alpha1", "memberclusters", member)
-        except client.ApiException as exc:
-            if exc.status != 409:
-                raise
+    hub.register_members(fleet, HUB, names, NAMESPACE)
 
 
 @dataclass
@@ -80,6 +42,8 @@ class Operator:
     starts: int = 0
     env: dict[str, str] = field(default_factory=dict)
     webhook_port: int = field(default_factory=procs.free_port)
+    pod_name: str = field(default_factory=lambda: f"gridshift-{uuid.uuid4().hex[:8]}")
+    """Its identity in the leader Lease, kept across restarts as a Pod's name is."""
 
     def start(self) -> None:
         self.starts += 1
@@ -90,6 +54,7 @@ class Operator:
             "GRIDSHIFT_DATABASE_URL": self.database_url,
             "GRIDSHIFT_LOG_LEVEL": "INFO",
             "GRIDSHIFT_WEBHOOK_PORT": str(self.webhook_port),
+            "GRIDSHIFT_POD_NAME": self.pod_name,
             **self.env,
         }
         self.process = subprocess.Popen(
