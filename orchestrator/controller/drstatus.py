@@ -7,6 +7,8 @@ met when the load still in the zone is at or under the cap.
 
 The outcome is sticky: Met once the target is reached by the response deadline, Missed once the
 deadline passes without it (the message then says when the target was reached late, if it was).
+Once the window has closed the status is final: workloads going home afterwards do not change
+what the event achieved.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ def account(
     """The status the event should have now (``status`` is what it has)."""
     if status.state == "Cancelled":
         return status
+    if spec.window.end is not None and now >= spec.window.end and status.state in ("Met", "Missed"):
+        return status  # the record of the event as it closed; later moves are not its doing
     zone = spec.zone
     home_here = [w for w in workloads if cluster_zones.get(w.home_cluster) == zone]
     away = [

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import kopf
 
+from orchestrator import metrics
 from orchestrator.clusters.httproute import HTTPRoutes
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file, client_in_cluster
@@ -237,9 +238,11 @@ async def _lead(
             return min(settings.shutdown_grace_seconds, settings.lease_renew_seconds)
         return float(settings.shutdown_grace_seconds)
 
+    metrics.set_leader(True)
     try:
         await _run_kopf(registry, context, stop_flag=stop_flag, grace=grace, on_signal=stopping.set)
     finally:
+        metrics.set_leader(False)
         for waiter in (lost, asked):
             waiter.cancel()
         await asyncio.gather(lost, asked, return_exceptions=True)

@@ -113,7 +113,7 @@ def test_a_completed_move_shows_in_metrics_and_events(stage: Stage) -> None:
         assert (accepted or 0) >= 1
         assert _get(after, "gridshift_planner_duration_seconds_count") is not None
         assert _get(after, "gridshift_planner_moves_planned_total", trigger="PeakLevel") is not None
-        assert _get(after, "gridshift_leader") is not None
+        assert _get(after, "gridshift_leader") == 1.0  # the session's only replica leads
 
         wanted = {"MigrationStarted", "Provisioned", "TargetReady", "TrafficShifted",
                   "MigrationCompleted"}  # fmt: skip

@@ -117,3 +117,12 @@ def test_only_real_changes_are_written() -> None:
     assert not changed(first, again)
     moved = run([wl("a", 60, "hb-1"), wl("b", 50, "nx-1")], T0 + timedelta(seconds=62), first)
     assert changed(first, moved)
+
+
+def test_the_status_is_final_once_the_window_closes() -> None:
+    """Workloads going home after the window do not lower what the event achieved."""
+    met = run([wl("a", 60, "hb-1"), wl("b", 50, "nx-1")], T0 + timedelta(seconds=90))
+    after = run([wl("a", 60, "sh-1"), wl("b", 50, "sh-1")], T0 + timedelta(hours=2), met)
+    assert after == met
+    unanswered = run([wl("a", 10, "sh-1")], T0 + timedelta(hours=2))
+    assert unanswered.state == "Missed"
