@@ -16,7 +16,7 @@ from orchestrator.api.common import (
     SecretKeyRef,
 )
 
-TrafficRouterType = Literal["GatewayAPI", "None", "Webhook"]
+TrafficRouterType = Literal["GatewayAPI", "None"]
 
 
 class BackendRef(Model):
@@ -39,9 +39,8 @@ class Traffic(Model):
     router: TrafficRouterType = Field(
         default="None",
         description=(
-            "router: GatewayAPI (weights on an HTTPRoute in the edge cluster), None (clients "
-            "resolve each cluster themselves; only replicas move) or Webhook (a global load "
-            "balancer's API)."
+            "router: GatewayAPI (weights on an HTTPRoute in the edge cluster) or None (clients "
+            "resolve each cluster themselves; only replicas move)."
         ),
     )
     backend_ref: BackendRef | None = Field(

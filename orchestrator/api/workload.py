@@ -10,7 +10,6 @@ from pydantic import ConfigDict, Field, StringConstraints, model_validator
 from orchestrator.api.common import MAX_GENERATION, Conditions, DNSLabel, DNSSubdomain, Model
 
 ReleaseMode = Literal["ScaleToZero", "Delete"]
-WarmStandby = Literal["None", "ImageCached", "WeightsCached", "HotStandby"]
 
 
 class DeploymentTemplate(Model):
@@ -118,10 +117,6 @@ class MigrationSettings(Model):
     release: ReleaseMode = Field(
         default="ScaleToZero",
         description="release: ScaleToZero keeps the source for a fast rollback; Delete removes it.",
-    )
-    warm_standby: WarmStandby = Field(
-        default="None",
-        description="warmStandby: what is pre-placed in other clusters (images, weights).",
     )
     traffic_steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(
         default_factory=lambda: [10, 50, 100],

@@ -33,6 +33,11 @@ def gate(draft: Draft, workload: Workload) -> str | None:
         return "it runs in no cluster yet"
     if workload.current_cluster not in view.clusters:
         return f"it runs in {workload.current_cluster}, which is not a known member cluster"
+    if not view.clusters[workload.current_cluster].reachable:
+        return (
+            f"its cluster {workload.current_cluster} is unreachable: nothing is moved out of a "
+            "cluster gridshift cannot drain; the plan resumes when it answers again"
+        )
     if view.zone_of(workload.current_cluster) not in view.zones:
         return f"the zone of cluster {workload.current_cluster} is unknown"
     return None

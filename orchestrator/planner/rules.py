@@ -12,15 +12,19 @@ the first that applies decides:
    goes into ``wake_at``;
 3. **PriceSpread** — the best candidate is cheaper by ``minSpreadPerKWh`` now and, per the
    forecast (the current price where it is silent), for ``minDurationSeconds``;
-4. **ReturnHome** — it runs outside its home cluster's zone (another cluster of the home zone
+4. **GreenRatio** — the best candidate's zone runs on a green-power share at least
+   ``minImprovement`` higher than here (both shares known);
+5. **ReturnHome** — it runs outside its home cluster's zone (another cluster of the home zone
    counts as home: the grid sees zones) and its home zone has been below the policy's level
    for ``hysteresisSeconds``, is fresh, under no event, its home cluster can take it, and no
    trigger would move it away again from there.
 
-A move for 1 to 3 goes to the best-scoring eligible cluster, which must beat staying by
-``SCORE_MARGIN``; with ``savingMustExceedCost`` the saving over the expected stay must exceed
-``moveCostPerKW`` times kW. The expected stay is until the peak or spread ends (from the window and
-forecast), and never less than ``minDwellSeconds`` (and for a spread ``minDurationSeconds``).
+A move for 1 to 4 goes to the best-scoring eligible cluster, which must beat staying by
+``SCORE_MARGIN`` (a pre-emptive move is judged on the window ahead instead); for 1 to 3, with
+``savingMustExceedCost``, the saving over the expected stay must exceed ``moveCostPerKW`` times
+kW. A green move is the operator's explicit choice of cleaner power and is not priced. The
+expected stay is until the peak or spread ends (from the window and forecast), and never less
+than ``minDwellSeconds`` (and for a spread ``minDurationSeconds``).
 Returning home is the policy's standing order and is not priced. Every move then passes the
 cooldown, dwell, concurrency and hourly guards.
 """
@@ -118,6 +122,27 @@ def _spread(draft: Draft, policy: Policy, here: Zone, best: Candidate | None) ->
     )
 
 
+def _green(draft: Draft, policy: Policy, here: Zone, best: Candidate | None) -> Prompt | None:
+    trigger = policy.spec.triggers.green_ratio
+    if not trigger.enabled or best is None:
+        return None
+    view = draft.view
+    there = view.zones[view.clusters[best.cluster].zone]
+    if here.green_ratio is None or there.green_ratio is None:
+        return None
+    if there.green_ratio - here.green_ratio < trigger.min_improvement:
+        return None
+    return Prompt(
+        trigger="GreenRatio",
+        zone=here,
+        why=(
+            f"zone {there.name} runs on {there.green_ratio:.0%} green power against "
+            f"{here.green_ratio:.0%} in {here.name}"
+        ),
+        stay_seconds=_stay(policy, None, view.now),
+    )
+
+
 def _economics(
     draft: Draft, workload: Workload, policy: Policy, prompt: Prompt, best: Candidate
 ) -> tuple[float, float]:
@@ -136,10 +161,13 @@ def _would_leave(draft: Draft, workload: Workload, policy: Policy, profile: Prof
     if _peak(draft, workload, policy, zone) is not None:
         return f"zone {zone.name} is at or near its peak"
     _, best = draft.scorer.candidates(profile)
-    prompt = _spread(draft, policy, zone, best)
-    if prompt is None or best is None:
+    if best is None or best.total - draft.scorer.current_total(profile) <= SCORE_MARGIN:
         return None
-    if best.total - draft.scorer.current_total(profile) <= SCORE_MARGIN:
+    green = _green(draft, policy, zone, best)
+    if green is not None:
+        return green.why
+    prompt = _spread(draft, policy, zone, best)
+    if prompt is None:
         return None
     saving, cost = _economics(draft, workload, policy, prompt, best)
     if policy.spec.guards.saving_must_exceed_cost and saving <= cost:
@@ -227,7 +255,11 @@ def decide(draft: Draft, workload: Workload, *, live: bool) -> None:
         )
         return
     if prompt is None:
-        prompt = _peak(draft, workload, policy, here) or _spread(draft, policy, here, best)
+        prompt = (
+            _peak(draft, workload, policy, here)
+            or _spread(draft, policy, here, best)
+            or _green(draft, policy, here, best)
+        )
         target = best
     if prompt is None:
         price = "unknown" if here.price_per_kwh is None else f"{here.price_per_kwh:.2f}"
@@ -278,7 +310,8 @@ def _act(
         priced = (
             f"; saves {saving:.2f} over {duration(prompt.stay_seconds)}, the move costs {cost:.2f}"
         )
-        if policy.spec.guards.saving_must_exceed_cost and saving <= cost:
+        unpriced = prompt.trigger == "GreenRatio"
+        if policy.spec.guards.saving_must_exceed_cost and saving <= cost and not unpriced:
             hold(
                 f"{prompt.why}, but moving {kw(workload.kw)} to {target.cluster} saves "
                 f"{saving:.2f} over {duration(prompt.stay_seconds)}, not more than the move's "

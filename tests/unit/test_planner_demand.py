@@ -102,11 +102,13 @@ def _brute_force(snapshot: Snapshot) -> tuple[float, float]:
             found.append(c)
         return found
 
+    reachable = {c.name: c.reachable for c in snapshot.clusters}
     flexible = [
         w
         for w in here
         if w.policy in policies
         and w.movable
+        and reachable[w.current_cluster or ""]
         and policies[w.policy].triggers.demand_response.enabled
         and not policies[w.policy].dry_run
         and not (

@@ -178,6 +178,10 @@ def _policies(rng: random.Random) -> tuple[Policy, ...]:
                         "minDurationSeconds": rng.choice([0, 1800, 3600]),
                     },
                     "demandResponse": {"enabled": rng.random() < 0.8},
+                    "greenRatio": {
+                        "enabled": rng.random() < 0.4,
+                        "minImprovement": rng.choice([0.1, 0.3]),
+                    },
                 },
                 guards={
                     "minDwellSeconds": rng.choice([0, 900]),

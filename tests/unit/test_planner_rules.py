@@ -351,3 +351,51 @@ def test_learned_seconds_is_the_p95_of_completed_moves(
 ) -> None:
     """Nearest-rank p95; no usable history gives the default."""
     assert learned_seconds(durations) == expected
+
+
+# -- green power ----------------------------------------------------------------------------------
+
+
+GREEN = policy(triggers={"peakLevel": {"enabled": False}, "greenRatio": {"enabled": True}})
+
+
+def greener(shanghai: float, ningxia: float) -> tuple[Zone, ...]:
+    flat = tuple(replace(z, price_per_kwh=0.5) for z in CALM)
+    shares = {"shanghai": shanghai, "ningxia": ningxia}
+    return tuple(replace(z, green_ratio=shares.get(z.name)) for z in flat)
+
+
+def test_a_much_greener_zone_draws_the_workload_without_pricing_it() -> None:
+    """Equal prices, Ningxia 90 % green against 20 %: the move is made, not priced."""
+    result = plan(fleet(workload("a", "sh"), zones=greener(0.2, 0.9), policies=(GREEN,)), NOW)
+    assert moves(result) == [("a", "nx", "GreenRatio")]
+    assert "90% green power" in result.intents[0].message
+
+
+def test_a_small_green_improvement_or_a_disabled_trigger_moves_nothing() -> None:
+    """Below minImprovement (0.2 by default), or with the trigger off, the workload stays."""
+    small = plan(fleet(workload("a", "sh"), zones=greener(0.6, 0.7), policies=(GREEN,)), NOW)
+    assert small.intents == ()
+    off = plan(fleet(workload("a", "sh"), zones=greener(0.2, 0.9)), NOW)
+    assert off.intents == ()
+
+
+def test_a_green_move_does_not_go_home_to_come_back() -> None:
+    """Away for green power, home calm: returning would be undone at once, so it stays."""
+    away = workload("a", "nx", home="sh", placed_at=NOW - 2 * HOUR)
+    result = plan(fleet(away, zones=greener(0.2, 0.9), policies=(GREEN,)), NOW)
+    assert result.intents == ()
+    assert "leave home again" in reason(result, "a")
+
+
+def test_a_workload_in_an_unreachable_cluster_is_held() -> None:
+    """Shanghai's API server is dark and Shanghai peaks: nothing is moved out blind."""
+    dark = replace(
+        fleet(workload("a", "sh"), zones=zone("shanghai", peak_level=3, price_per_kwh=2.0))
+    )
+    dark = replace(
+        dark, clusters=tuple(replace(c, reachable=c.name != "sh") for c in dark.clusters)
+    )
+    result = plan(dark, NOW)
+    assert result.intents == ()
+    assert "unreachable" in reason(result, "a")
