@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -9,11 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
+from orchestrator import metrics
+from orchestrator.api.migration import MigrationSpec
 from orchestrator.devenv.binaries import Binaries
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "gridshift"
 MANIFESTS = REPO / "manifests"
+DASHBOARD = CHART / "dashboards" / "gridshift.json"
 NAMESPACE = "gridshift-system"
 # Labels only the chart carries (Helm's own bookkeeping); the plain manifests leave them out.
 HELM_ONLY_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by", "app.kubernetes.io/version")
@@ -195,7 +200,8 @@ class TestValuesSchema:
     @pytest.mark.parametrize(
         "bad",
         ["replicaCount=two", "logLevel=LOUD", "service.type=Magic", "webhook.port=80",
-         "database.url=mysql://x", "unknownValue=1"],
+         "database.url=mysql://x", "unknownValue=1", "grafanaDashboard.enabled=yes",
+         "grafanaDashboard.namespace=Not_A_Namespace", "grafanaDashboard.folder=x"],
     )  # fmt: skip
     def test_a_bad_value_is_refused(self, binaries: Binaries, bad: str) -> None:
         """values.schema.json stops `helm template` and `helm lint` on a wrong type or value."""
@@ -247,3 +253,113 @@ class TestNoDrift:
         )
         assert {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
                 "RoleBinding", "ConfigMap", "Service", "Deployment"} <= set(kinds(built))  # fmt: skip
+
+
+def dashboard_panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dashboard's panels, those inside collapsed rows too, rows themselves left out."""
+    found: list[dict[str, Any]] = []
+    for item in dashboard["panels"]:
+        found.extend(dashboard_panels(item) if item["type"] == "row" else [item])
+    return found
+
+
+def dashboard_queries(dashboard: dict[str, Any]) -> list[str]:
+    """Every PromQL expression of the dashboard: panel targets and query variables."""
+    exprs = [t["expr"] for panel in dashboard_panels(dashboard) for t in panel["targets"]]
+    variables = dashboard["templating"]["list"]
+    return exprs + [v["query"]["query"] for v in variables if v["type"] == "query"]
+
+
+SERIES_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
+                   "gauge": ("",)}  # fmt: skip
+
+
+def exported_series() -> dict[str, set[str]]:
+    """gridshift's metric families and the series names each exposes, from the registry."""
+    return {
+        family.name: {family.name + suffix for suffix in SERIES_SUFFIXES[family.type]}
+        for family in metrics.REGISTRY.collect()
+        if family.name.startswith("gridshift_")
+    }
+
+
+class TestGrafanaDashboard:
+    def test_the_dashboard_is_grafana_json_with_described_panels(self) -> None:
+        """Valid JSON, a Prometheus datasource variable, panels with titles, help and queries."""
+        dashboard = json.loads(DASHBOARD.read_text())
+        assert dashboard["schemaVersion"] >= 36
+        assert dashboard["uid"]
+        assert dashboard["title"]
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        assert variables["datasource"]["type"] == "datasource"
+        assert variables["datasource"]["query"] == "prometheus"
+        panels = dashboard_panels(dashboard)
+        assert len(panels) >= 10
+        rows = [item for item in dashboard["panels"] if item["type"] == "row"]
+        ids = [item["id"] for item in [*rows, *panels]]
+        assert len(ids) == len(set(ids)), "panel ids repeat"
+        for panel in panels:
+            assert panel["title"]
+            assert len(panel["description"]) > 40, panel["title"]
+            assert panel["targets"], panel["title"]
+            for item in [panel, *panel["targets"]]:
+                assert item["datasource"]["uid"] == "${datasource}", panel["title"]
+
+    def test_every_metric_in_a_query_is_one_gridshift_exports(self) -> None:
+        """A renamed metric, a counter without _total or a histogram without _bucket fails."""
+        exposed = set().union(*exported_series().values())
+        for query in dashboard_queries(json.loads(DASHBOARD.read_text())):
+            used = set(re.findall(r"\bgridshift_[a-z0-9_]+", query))
+            assert used, f"no gridshift metric in {query}"
+            assert used <= exposed, f"{sorted(used - exposed)} not exported; in {query}"
+
+    def test_every_gridshift_metric_has_a_panel(self) -> None:
+        """A metric added to orchestrator.metrics without a panel fails until it gets one."""
+        text = " ".join(dashboard_queries(json.loads(DASHBOARD.read_text())))
+        used = set(re.findall(r"\bgridshift_[a-z0-9_]+", text))
+        missing = [family for family, series in exported_series().items() if not series & used]
+        assert missing == []
+
+    def test_migration_duration_shows_the_default_deadline_as_a_line(self) -> None:
+        """The duration panel draws a threshold at the API's default deadline (180 s)."""
+        deadline = MigrationSpec.model_fields["deadline_seconds"].default
+        panels = [
+            p
+            for p in dashboard_panels(json.loads(DASHBOARD.read_text()))
+            if any("gridshift_migration_duration_seconds" in t["expr"] for t in p["targets"])
+        ]
+        assert len(panels) == 1
+        defaults = panels[0]["fieldConfig"]["defaults"]
+        assert defaults["unit"] == "s"
+        assert deadline in [step["value"] for step in defaults["thresholds"]["steps"]]
+        assert defaults["custom"]["thresholdsStyle"]["mode"] != "off"
+
+    def test_the_configmap_renders_only_when_enabled(self, binaries: Binaries) -> None:
+        """Off by default; on, a ConfigMap with the sidecar label and the dashboard's JSON."""
+        assert "gridshift-dashboard" not in [d["metadata"]["name"] for d in render(binaries)]
+        docs = render(binaries, "grafanaDashboard.enabled=true")
+        maps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+        config_map = maps["gridshift-dashboard"]
+        labels = config_map["metadata"]["labels"]
+        assert labels["grafana_dashboard"] == "1"
+        assert labels["app.kubernetes.io/name"] == "gridshift"
+        assert labels["helm.sh/chart"] == "gridshift-0.1.0"
+        assert config_map["metadata"]["namespace"] == NAMESPACE
+        shipped = json.loads(config_map["data"]["gridshift.json"])
+        assert shipped == json.loads(DASHBOARD.read_text())
+
+    def test_labels_annotations_and_namespace_are_configurable(self, binaries: Binaries) -> None:
+        """grafanaDashboard.labels/annotations/namespace reach the ConfigMap's metadata."""
+        docs = render(
+            binaries,
+            "grafanaDashboard.enabled=true",
+            "grafanaDashboard.labels.grafana_dashboard=null",
+            "grafanaDashboard.labels.dashboards=gridshift",
+            "grafanaDashboard.annotations.grafana_folder=Grid",
+            "grafanaDashboard.namespace=monitoring",
+        )
+        config_map = {d["metadata"]["name"]: d for d in docs}["gridshift-dashboard"]
+        assert config_map["metadata"]["namespace"] == "monitoring"
+        assert config_map["metadata"]["labels"]["dashboards"] == "gridshift"
+        assert "grafana_dashboard" not in config_map["metadata"]["labels"]
+        assert config_map["metadata"]["annotations"] == {"grafana_folder": "Grid"}
