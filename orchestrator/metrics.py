@@ -33,32 +33,19 @@ from prometheus_client import (
     process_collector,
 )
 
+from orchestrator.api.migration import PHASES as PHASES_OF_A_MOVE
+from orchestrator.api.migration import TERMINAL_PHASES
+from orchestrator.api.migration import TRIGGERS as API_TRIGGERS
+
 OTHER = "other"
 """The label value for anything outside a metric's closed set."""
 
-OUTCOMES = ("Completed", "RolledBack", "Failed")
+OUTCOMES = tuple(p for p in PHASES_OF_A_MOVE if p in TERMINAL_PHASES)
 """How a move ends (the Migration's terminal phases)."""
-PHASES = (
-    "Pending",
-    "Preflight",
-    "Provisioning",
-    "WarmingUp",
-    "ShiftingTraffic",
-    "Draining",
-    "Releasing",
-    "RollingBack",
-)
+PHASES = tuple(p for p in PHASES_OF_A_MOVE if p not in TERMINAL_PHASES)
 """The phases a move spends time in (terminal phases have no duration)."""
-TRIGGERS = (
-    "Manual",
-    "PeakLevel",
-    "PriceSpread",
-    "DemandResponse",
-    "ReturnHome",
-    "GreenRatio",
-    "Preemptive",
-)
-"""Why a move was made (``spec.reason.trigger``); a unit test keeps these equal to the API's."""
+TRIGGERS = API_TRIGGERS
+"""Why a move was made (``spec.reason.trigger``)."""
 
 SignalSource = Literal[
     "native",
