@@ -118,6 +118,10 @@ class DemandResponseEventStatus(Model):
     met_at: datetime | None = Field(
         default=None, description="metAt: when the achieved shed first reached the target."
     )
+    reported_at: datetime | None = Field(
+        default=None,
+        description="reportedAt: when the outcome was reported to the grid operator's VTN.",
+    )
     migrations: list[Annotated[str, StringConstraints(max_length=317)]] = Field(
         default_factory=list,
         max_length=256,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,9 +27,12 @@ from orchestrator.signals.service import SignalService
 
 log = logging.getLogger(__name__)
 
-Report = Callable[[dict[str, Any], DemandResponseEventStatus, float], Awaitable[None]]
+Report = Callable[[dict[str, Any], DemandResponseEventStatus, float], Awaitable[bool]]
 """Tell the grid operator how an event went (the event object, its new status, and the load
-still drawn in its zone, kW)."""
+still drawn in its zone, kW); False when the zone has no VTN to tell."""
+
+REPORT_RETRY = timedelta(seconds=60)
+"""How long after a failed report the next attempt waits."""
 
 
 def _moves_by_event(
@@ -64,7 +67,8 @@ class DemandResponses:
     def __init__(self, hub: HubClient, report: Report | None = None) -> None:
         self.hub = hub
         self.report = report
-        self._reported: set[tuple[str, str]] = set()
+        self._tried: dict[str, datetime] = {}
+        self._no_vtn: set[str] = set()
 
     async def update(
         self,
@@ -98,14 +102,7 @@ class DemandResponses:
                 metrics.dr_event_ended(name)
             elif now >= spec.window.start:
                 metrics.dr_shed(name, shed_kw=new.achieved_kw, target_kw=spec.shed_kw)
-            if not changed(old, new):
-                continue
-            try:
-                await asyncio.to_thread(
-                    self.hub.patch_status, "demandresponseevents", name, new.wire()
-                )
-            except KubeError as exc:
-                log.warning("demandresponseevent=%s status not written: %s", name, exc)
+            if changed(old, new) and not await self._write(name, new):
                 continue
             if new.state != old.state:
                 log.info(
@@ -122,23 +119,69 @@ class DemandResponses:
                     message=new.message,
                     warning=new.state == "Missed",
                 )
-            if (
-                new.state in ("Met", "Missed")
-                and spec.source.kind == "OpenADR"
-                and self.report is not None
-                and (name, new.state) not in self._reported
-            ):
-                self._reported.add((name, new.state))
-                try:
-                    load = sum(
-                        w.kw
-                        for w in snapshot.workloads
-                        if w.current_cluster is not None
-                        and zones.get(w.current_cluster) == spec.zone
-                    )
-                    await self.report(obj, new, round(load, 3))
-                except Exception as exc:  # a report is best effort; the status is the record
-                    log.warning("demandresponseevent=%s report to the VTN failed: %s", name, exc)
+            await self._report(obj, spec, new, snapshot, zones, now)
+
+    async def _write(self, name: str, status: DemandResponseEventStatus) -> bool:
+        try:
+            await asyncio.to_thread(
+                self.hub.patch_status, "demandresponseevents", name, status.wire()
+            )
+        except KubeError as exc:
+            log.warning("demandresponseevent=%s status not written: %s", name, exc)
+            return False
+        return True
+
+    async def _report(
+        self,
+        obj: dict[str, Any],
+        spec: DemandResponseEventSpec,
+        status: DemandResponseEventStatus,
+        snapshot: Snapshot,
+        zones: dict[str, str],
+        now: datetime,
+    ) -> None:
+        """Report a final outcome of an OpenADR event to the VTN, once: ``reportedAt`` in the
+        status records it (so a new leader does not report again); a failure is retried."""
+        name = obj["metadata"]["name"]
+        if (
+            self.report is None
+            or spec.source.kind != "OpenADR"
+            or status.state not in ("Met", "Missed")
+            or status.reported_at is not None
+            or name in self._no_vtn
+        ):
+            return
+        tried = self._tried.get(name)
+        if tried is not None and now - tried < REPORT_RETRY:
+            return
+        self._tried[name] = now
+        load = sum(
+            w.kw
+            for w in snapshot.workloads
+            if w.current_cluster is not None and zones.get(w.current_cluster) == spec.zone
+        )
+        try:
+            sent = await self.report(obj, status, round(load, 3))
+        except Exception as exc:  # a report is best effort; the status is the record
+            log.warning(
+                "demandresponseevent=%s report to the VTN failed (retried in %.0f s): %s",
+                name,
+                REPORT_RETRY.total_seconds(),
+                exc,
+            )
+            return
+        if not sent:
+            self._no_vtn.add(name)
+            return
+        try:
+            await asyncio.to_thread(
+                self.hub.patch_status,
+                "demandresponseevents",
+                name,
+                {"reportedAt": now.isoformat()},
+            )
+        except KubeError as exc:
+            log.warning("demandresponseevent=%s reportedAt not written: %s", name, exc)
 
 
 def vtn_report(service: SignalService) -> Report:
@@ -146,10 +189,10 @@ def vtn_report(service: SignalService) -> Report:
 
     async def report(
         obj: dict[str, Any], status: DemandResponseEventStatus, zone_load_kw: float
-    ) -> None:
+    ) -> bool:
         spec = DemandResponseEventSpec.model_validate(obj.get("spec") or {})
         if spec.source.event_id is None:
-            return
+            return False
         sent = await service.report_dr_outcome(
             zone=spec.zone,
             event_id=spec.source.event_id,
@@ -166,5 +209,6 @@ def vtn_report(service: SignalService) -> Report:
             status.state,
             "reported to" if sent else "not reported (no VTN for the zone) to",
         )
+        return sent
 
     return report
