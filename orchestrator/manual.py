@@ -1,13 +1,10 @@
-"""Manual moves from the command line: create a Migration, and follow it to its end."""
+"""Manual moves from the command line: create a Migration (`gridshift migrate`)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.api.common import API_VERSION
-from orchestrator.api.migration import TERMINAL_PHASES
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.errors import ClusterError
@@ -46,30 +43,3 @@ def start_migration(
     }
     created = hub.create("migrations", namespace, body)
     return str(created["metadata"]["name"])
-
-
-def follow(
-    kubeconfig: Path,
-    namespace: str,
-    name: str,
-    *,
-    echo: Callable[[str], object],
-    timeout_seconds: int = 3600,
-) -> str:
-    """Print each phase as the Migration enters it (from a watch); return the final phase."""
-    hub = HubClient(client_from_file(kubeconfig))
-    seen = ""
-    started = time.monotonic()
-    for found in hub.follow("migrations", namespace, name, timeout_seconds=timeout_seconds):
-        status = found.get("status") or {}
-        phase = status.get("phase", "Pending")
-        if phase != seen:
-            elapsed = time.monotonic() - started
-            echo(f"{elapsed:7.1f}s  {phase}  {status.get('message', '')}".rstrip())
-            seen = phase
-        if phase in TERMINAL_PHASES:
-            duration = status.get("durationSeconds")
-            met = status.get("deadlineMet")
-            echo(f"ended {phase} after {duration} s; deadline met: {met}")
-            return str(phase)
-    raise ClusterError(f"Migration {namespace}/{name} did not end in {timeout_seconds} s")

@@ -9,7 +9,7 @@ says what to set or check.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -265,13 +265,11 @@ def read_decisions(url: str, *, namespace: str, workload: str, limit: int) -> li
 
 # -- a one-off plan ---------------------------------------------------------------------------
 
-LEARNING_WINDOW = timedelta(days=30)
-
 
 def plan_now(hub: HubClient, *, now: datetime, url: str | None) -> Plan:
     """What the planner would decide now, from the hub (and, given a ledger URL, the workloads'
     learned migration times); nothing is created or recorded."""
-    from orchestrator.controller.planning import gather_snapshot
+    from orchestrator.controller.planning import LEARNING_WINDOW, gather_snapshot
     from orchestrator.ledger.planning import completed_durations
     from orchestrator.planner import plan
 

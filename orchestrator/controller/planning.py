@@ -97,6 +97,11 @@ def decision_row(decision: Decision) -> DecisionRow:
     )
 
 
+def _level(zone: dict[str, Any]) -> int:
+    """A GridZone's peak level now, as its status says (0 when it says nothing)."""
+    return int((zone.get("status") or {}).get("peakLevel", 0) or 0)
+
+
 def gather_snapshot(
     hub: HubClient,
     *,
@@ -109,12 +114,7 @@ def gather_snapshot(
     ``now`` — a one-off plan never returns a workload home early.
     """
     objects = read_hub(hub)
-    levels = {
-        z["metadata"]["name"]: [
-            LevelChange(at=now, level=int((z.get("status") or {}).get("peakLevel", 0) or 0))
-        ]
-        for z in objects.zones
-    }
+    levels = {z["metadata"]["name"]: [LevelChange(at=now, level=_level(z))] for z in objects.zones}
     return build(objects, now=now, durations=durations or {}, level_history=levels)
 
 
@@ -124,8 +124,6 @@ class Planner:
     def __init__(self, ctx: Context, *, interval_seconds: float = 15.0) -> None:
         self.ctx = ctx
         self.interval_seconds = interval_seconds
-        self.last_plan: Plan | None = None
-        self.last_snapshot: Snapshot | None = None
         self.dr = DemandResponses(ctx.hub, report=ctx.dr_report)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -135,7 +133,6 @@ class Planner:
         self._unrecorded: list[tuple[datetime, str, DecisionRow]] = []
         self._durations: dict[tuple[str, str], list[float]] = {}
         self._seen: dict[tuple[str, str], object] = {}
-        self.plans = 0
 
     # ---- waking -------------------------------------------------------------------------
     def wake(self) -> None:
@@ -204,8 +201,6 @@ class Planner:
         started = time.perf_counter()
         plan = await asyncio.to_thread(make_plan, snapshot, now)
         seconds = time.perf_counter() - started
-        self.plans += 1
-        self.last_plan, self.last_snapshot = plan, snapshot
         if plan.intents:
             log.info(
                 "planned %d move(s) in %.3f s: %s",
@@ -224,7 +219,7 @@ class Planner:
     def _note_levels(self, objects: HubObjects, now: datetime) -> None:
         for zone in objects.zones:
             name = zone["metadata"]["name"]
-            level = int((zone.get("status") or {}).get("peakLevel", 0) or 0)
+            level = _level(zone)
             history = self._levels.setdefault(name, [])
             if not history or history[-1].level != level:
                 history.append(LevelChange(at=now, level=level))

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import extract, select, update
+from sqlalchemy import extract, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, selectinload
 
@@ -287,3 +287,37 @@ def migration_durations(
     )
     with ledger_errors(f"reading move durations of {namespace}/{workload}"):
         return [float(seconds) for seconds in session.scalars(query)]
+
+
+def recent_durations(
+    session: Session, *, since: datetime, per_workload: int
+) -> dict[tuple[str, str], list[float]]:
+    """Seconds of every workload's ``per_workload`` most recent completed moves started since
+    ``since``, by (namespace, workload), most recent first: one query for the whole fleet."""
+    validate.aware("since", since)
+    limit = validate.limit(per_workload, maximum=vocab.HISTORY_LIMIT_MAX)
+    ranked = (
+        select(
+            Migration.namespace,
+            Migration.workload,
+            extract("epoch", Migration.finished_at - Migration.started_at).label("seconds"),
+            func.row_number()
+            .over(
+                partition_by=(Migration.namespace, Migration.workload),
+                order_by=Migration.finished_at.desc(),
+            )
+            .label("rank"),
+        )
+        .where(Migration.outcome == "Completed", Migration.started_at >= since)
+        .subquery()
+    )
+    query = (
+        select(ranked.c.namespace, ranked.c.workload, ranked.c.seconds)
+        .where(ranked.c.rank <= limit)
+        .order_by(ranked.c.namespace, ranked.c.workload, ranked.c.rank)
+    )
+    found: dict[tuple[str, str], list[float]] = {}
+    with ledger_errors("reading learned migration times"):
+        for namespace, workload, seconds in session.execute(query):
+            found.setdefault((namespace, workload), []).append(float(seconds))
+    return found

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, extract, func, select
+from sqlalchemy import Engine
 
-from orchestrator.ledger import validate, vocab
-from orchestrator.ledger.db import ledger_errors, session_factory
+from orchestrator.ledger import vocab
+from orchestrator.ledger.db import session_factory
 from orchestrator.ledger.decision_repo import record_decision
-from orchestrator.ledger.models import Migration
+from orchestrator.ledger.migration_repo import recent_durations
 from orchestrator.ledger.records import CandidateScore
 
 DURATIONS_PER_WORKLOAD = 20
@@ -39,31 +39,8 @@ def completed_durations(
     engine: Engine, *, since: datetime, per_workload: int = DURATIONS_PER_WORKLOAD
 ) -> dict[tuple[str, str], list[float]]:
     """Seconds of each workload's most recent completed moves started since ``since``."""
-    validate.aware("since", since)
-    limit = validate.limit(per_workload, maximum=vocab.HISTORY_LIMIT_MAX)
-    ranked = (
-        select(
-            Migration.namespace,
-            Migration.workload,
-            extract("epoch", Migration.finished_at - Migration.started_at).label("seconds"),
-            func.row_number()
-            .over(
-                partition_by=(Migration.namespace, Migration.workload),
-                order_by=Migration.finished_at.desc(),
-            )
-            .label("rank"),
-        )
-        .where(Migration.outcome == "Completed", Migration.started_at >= since)
-        .subquery()
-    )
-    query = select(ranked.c.namespace, ranked.c.workload, ranked.c.seconds).where(
-        ranked.c.rank <= limit
-    )
-    found: dict[tuple[str, str], list[float]] = {}
-    with ledger_errors("reading learned migration times"), session_factory(engine)() as session:
-        for namespace, workload, seconds in session.execute(query):
-            found.setdefault((namespace, workload), []).append(float(seconds))
-    return found
+    with session_factory(engine)() as session:
+        return recent_durations(session, since=since, per_workload=per_workload)
 
 
 def record_decisions(

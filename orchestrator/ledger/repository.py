@@ -28,6 +28,7 @@ from orchestrator.ledger.migration_repo import (
     get_migration,
     migration_durations,
     migration_history,
+    recent_durations,
     record_migration_start,
     record_phase,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "mark_signal_processed",
     "migration_durations",
     "migration_history",
+    "recent_durations",
     "record_decision",
     "record_migration_start",
     "record_phase",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from click.testing import Result
+from served import serve
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
@@ -71,23 +69,8 @@ def webhook(engine: Engine) -> Iterator[Webhook]:
         ),
         clock=lambda: datetime.now(UTC),
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(ingestor), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Webhook(f"http://127.0.0.1:{port}", engine)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(create_app(ingestor)) as url:
+        yield Webhook(url, engine)
 
 
 def secret_file(tmp_path: Path, value: str) -> str:

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from click.testing import Result
 from kubernetes import client
+from operator_process import install_api
 from typer.testing import CliRunner
 
 from orchestrator.api.common import API_VERSION, GROUP, VERSION
-from orchestrator.api.kinds import KINDS
 from orchestrator.cli import app
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
@@ -22,7 +22,6 @@ from orchestrator.devenv import Fleet
 from orchestrator.devenv.procs import free_port
 
 HUB = "shanghai"
-CRDS = Path(__file__).resolve().parents[2] / "manifests" / "crds"
 RUN = uuid.uuid4().hex[:6]
 NS = f"cli-{RUN}"
 
@@ -58,11 +57,7 @@ def create(hub: HubClient, plural: str, body: dict[str, Any], status: dict[str, 
 @pytest.fixture(scope="module")
 def hub(fleet: Fleet) -> Path:
     """The hub's kubeconfig; it holds two zones, two clusters, a workload and a move of this run."""
-    fleet.kubectl(HUB, "apply", "--server-side", "--field-manager=gridshift-tests", "-f", str(CRDS))
-    fleet.kubectl(
-        HUB, "wait", "--for=condition=Established", "--timeout=60s",
-        *[f"crd/{k.plural}.{GROUP}" for k in KINDS],
-    )  # fmt: skip
+    install_api(fleet)
     path = fleet.kubeconfig(HUB)
     api = HubClient(client_from_file(path))
     client.CoreV1Api(api.api).create_namespace(

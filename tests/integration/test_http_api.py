@@ -7,8 +7,6 @@ also shown failing: a ledger URL nothing listens on, a hub address nothing liste
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from kubernetes import client
 from operator_process import HUB, install_api
 from prometheus_client.parser import text_string_to_metric_families
+from served import serve as served_on
 
 from orchestrator import metrics
 from orchestrator.api.common import API_VERSION, GROUP, VERSION
@@ -72,23 +70,9 @@ def app(hub: HubClient, ledger: LedgerWriter) -> FastAPI:
 
 @contextmanager
 def serve(served: FastAPI) -> Iterator[httpx.Client]:
-    """``served`` under uvicorn in a thread on a free loopback port, and a client for it."""
-    server = uvicorn.Server(
-        uvicorn.Config(served, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
-            yield http
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    """``served`` on a free loopback port, and a client for it."""
+    with served_on(served) as url, httpx.Client(base_url=url, timeout=20) as http:
+        yield http
 
 
 @dataclass

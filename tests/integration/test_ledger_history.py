@@ -19,6 +19,7 @@ from orchestrator.ledger.repository import (
     finish_migration,
     migration_durations,
     migration_history,
+    recent_durations,
     record_decision,
     record_migration_start,
     record_phase,
@@ -136,6 +137,30 @@ def test_migration_durations_count_only_completed_moves_of_the_workload(session:
         120.0,
     ]
     assert migration_durations(session, namespace="batch", workload="llm") == []
+
+
+def test_recent_durations_read_the_whole_fleet_at_once(session: Session) -> None:
+    """Per workload, its Completed moves since the cut-off, newest first, at most N each."""
+    for hour, seconds in ((0, 90), (1, 120), (2, 60)):
+        finish(
+            session,
+            start(session, workload="llm", started_at=T0 + hour * HOUR),
+            after=timedelta(seconds=seconds),
+        )
+    finish(
+        session,
+        start(session, workload="llm", started_at=T0 + 3 * HOUR),
+        after=timedelta(seconds=999),
+        outcome="RolledBack",
+    )
+    finish(session, start(session, workload="asr", started_at=T0), after=timedelta(seconds=5))
+    assert recent_durations(session, since=T0, per_workload=2) == {
+        ("inference", "asr"): [5.0],
+        ("inference", "llm"): [60.0, 120.0],
+    }
+    assert recent_durations(session, since=T0 + HOUR, per_workload=10) == {
+        ("inference", "llm"): [60.0, 120.0]
+    }
 
 
 def test_signal_history_filters_by_zone_time_and_kind(session: Session) -> None:

@@ -18,16 +18,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from kubernetes import client
+from operator_process import install_api
 
 from orchestrator.api.common import GROUP, VERSION
-from orchestrator.api.kinds import KINDS
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.clusters.zones import HubZones
 from orchestrator.devenv import Fleet
@@ -39,7 +38,6 @@ from orchestrator.signals.auth import Credentials
 from orchestrator.signals.wiring import Signals, build
 
 HUB = "shanghai"
-CRDS = Path(__file__).resolve().parents[2] / "manifests" / "crds"
 NAMESPACE = "gridshift-system"
 RUN = uuid.uuid4().hex[:6]
 SECRET = f"feeds-{RUN}"
@@ -219,9 +217,7 @@ class Env:
 @pytest.fixture(scope="module")
 def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     """CRDs and the feeds' Secret in the hub, the ledger at head, the feed server running."""
-    fleet.kubectl(HUB, "apply", "--server-side", "--field-manager=gridshift-tests", "-f", str(CRDS))
-    fleet.kubectl(HUB, "wait", "--for=condition=Established", "--timeout=60s",
-                  *[f"crd/{k.plural}.{GROUP}" for k in KINDS])  # fmt: skip
+    install_api(fleet)
     namespace = f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NAMESPACE}}}\n"
     fleet.kubectl(HUB, "apply", "-f", "-", stdin=namespace)
     fleet.kubectl(HUB, "create", "secret", "generic", SECRET, "-n", NAMESPACE,

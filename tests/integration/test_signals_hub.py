@@ -9,25 +9,23 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from operator_process import install_api
+from served import serve
 from sqlalchemy import Engine, func, select
 
 from orchestrator.api.common import GROUP, VERSION
-from orchestrator.api.kinds import KINDS
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.clusters.zones import HubZones
 from orchestrator.devenv import Fleet
@@ -46,7 +44,6 @@ from orchestrator.signals.webhook import create_app
 from orchestrator.signals.wiring import build
 
 HUB = "shanghai"
-CRDS = Path(__file__).resolve().parents[2] / "manifests" / "crds"
 TARGET = "cluster-sh-lingang-01"
 RUN = uuid.uuid4().hex[:6]
 OPERATOR = f"vtn-{RUN}"
@@ -92,18 +89,6 @@ def snake(value: Any) -> Any:
             for k, v in value.items()
         }
     return [snake(v) for v in value] if isinstance(value, list) else value
-
-
-def install_crds(fleet: Fleet) -> None:
-    """The gridshift CRDs in the hub, server-side applied (idempotent) and Established."""
-    fleet.kubectl(HUB, "apply", "--server-side", "--field-manager=gridshift-tests", "-f", str(CRDS))
-    fleet.kubectl(
-        HUB,
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        *[f"crd/{k.plural}.{GROUP}" for k in KINDS],
-    )
 
 
 @dataclass
@@ -154,7 +139,7 @@ class Env:
 @pytest.fixture(scope="module")
 def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     """CRDs in the hub, the ledger at head; the module's zones and DR events removed after."""
-    install_crds(fleet)
+    install_api(fleet)
     upgrade_to_head(database_url)
     api = client_from_file(fleet.kubeconfig(HUB))
     engine = make_engine(database_url)
@@ -182,25 +167,6 @@ class Pipeline:
     ingestor: Ingestor
     processor: Processor
     clock: Clock
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """``app`` under uvicorn in a thread on a free loopback port."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @contextmanager

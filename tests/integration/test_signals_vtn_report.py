@@ -9,25 +9,22 @@ every ``POST /reports``; it can be told to fail.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from kubernetes import client
+from operator_process import install_api
+from served import serve
 
 from orchestrator.api.common import GROUP, VERSION
-from orchestrator.api.kinds import KINDS
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.clusters.zones import HubZones
 from orchestrator.devenv import Fleet
@@ -41,7 +38,6 @@ from orchestrator.signals.wiring import build
 pytestmark = pytest.mark.timeout(300)
 
 HUB = "shanghai"
-CRDS = Path(__file__).resolve().parents[2] / "manifests" / "crds"
 NAMESPACE = "gridshift-system"
 RUN = uuid.uuid4().hex[:6]
 SECRET = f"report-{RUN}"
@@ -157,30 +153,18 @@ class Env:
 @pytest.fixture(scope="module")
 def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     """CRDs and the VTN credentials in the hub, the ledger at head, the VTN serving."""
-    fleet.kubectl(HUB, "apply", "--server-side", "--field-manager=gridshift-tests", "-f", str(CRDS))
-    fleet.kubectl(HUB, "wait", "--for=condition=Established", "--timeout=60s",
-                  *[f"crd/{k.plural}.{GROUP}" for k in KINDS])  # fmt: skip
+    install_api(fleet)
     namespace = f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NAMESPACE}}}\n"
     fleet.kubectl(HUB, "apply", "-f", "-", stdin=namespace)
     fleet.kubectl(HUB, "create", "secret", "generic", SECRET, "-n", NAMESPACE,
                   f"--from-literal=vtn={CLIENT_ID}:{CLIENT_SECRET}")  # fmt: skip
     upgrade_to_head(database_url)
     vtn = Vtn()
-    server = uvicorn.Server(
-        uvicorn.Config(vtn_app(vtn), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    vtn.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     api = client_from_file(fleet.kubeconfig(HUB))
     made = Env(api, HubZones(api), database_url, vtn, [])
-    yield made
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(vtn_app(vtn)) as url:
+        vtn.url = url
+        yield made
     for name in made.zones:
         fleet.kubectl(HUB, "delete", "gridzone", name, "--ignore-not-found", "--wait=false")
     fleet.kubectl(HUB, "delete", "secret", SECRET, "-n", NAMESPACE, "--ignore-not-found")

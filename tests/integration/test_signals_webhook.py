@@ -8,10 +8,8 @@ generated requests from /openapi.json and no answer is a 5xx.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +18,9 @@ import httpx
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from served import serve
 from sqlalchemy import Engine, func, select
 
 from orchestrator.api.gridzone import GridZoneSpec, GridZoneStatus
@@ -65,26 +63,6 @@ ZONES = [
     ),
     Zone("hubei", 1, GridZoneSpec.model_validate({"gridZoneID": "CN-HB"})),
 ]
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """``app`` under uvicorn in a thread on a free loopback port; yields its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @dataclass
