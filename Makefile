@@ -1,15 +1,25 @@
 # gridshift — the commands a newcomer needs. `make help` lists them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-UV ?= uv
+UV_VERSION := 0.13.9
+# the user's uv when there is one (never replaced or upgraded); else the pinned one, installed
+# into .tools/ from PyPI by `make uv`
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/uv-$(UV_VERSION)/bin/uv)
 RUN := $(UV) run --frozen
+export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: help install binaries demo demo-down lint test test-unit test-integration test-e2e clean
+.PHONY: help uv install binaries demo demo-down lint test test-unit test-integration test-e2e clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-install: ## create .venv with the locked dependencies (uv.lock)
+$(CURDIR)/.tools/uv-$(UV_VERSION)/bin/uv:
+	@echo "uv not found: installing uv $(UV_VERSION) into .tools/ (python3 -m pip, from PyPI)"
+	python3 -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools/uv-$(UV_VERSION) "uv==$(UV_VERSION)"
+
+uv: $(UV) ## the pinned uv in .tools/, unless one is on PATH (used as it is)
+
+install: uv ## create .venv with the locked dependencies (uv.lock)
 	$(UV) sync --frozen
 
 binaries: ## build the pinned Kubernetes binaries from the Go module proxy (cached; ~25 min cold)
@@ -41,4 +51,4 @@ test-e2e: install binaries ## end-to-end tests (clusters from GRIDSHIFT_KUBECONF
 	$(RUN) pytest -m e2e
 
 clean: ## remove the virtualenv and caches (not the binary cache)
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

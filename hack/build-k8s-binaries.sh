@@ -84,7 +84,8 @@ for r in json.load(sys.stdin).get("Replace") or []:
   go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@${K8S_VERSION}" \
     "k8s.io/kubernetes/cmd/kube-controller-manager@${K8S_VERSION}" \
     "k8s.io/kubernetes/cmd/kube-scheduler@${K8S_VERSION}" \
-    "k8s.io/kubernetes/cmd/kubectl@${K8S_VERSION}"
+    "k8s.io/kubernetes/cmd/kubectl@${K8S_VERSION}" \
+    "k8s.io/kubernetes/cmd/kubelet@${K8S_VERSION}"
   ld="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=${K8S_VERSION} -X $p.gitMajor=1 -X $p.gitMinor=${minor}"
@@ -92,7 +93,7 @@ for r in json.load(sys.stdin).get("Replace") or []:
   done
   go build -p 2 -tags notest -ldflags "$ld" -o "$K8S_DIR.tmp/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet
   "$K8S_DIR.tmp/kube-apiserver" --version | grep -q "$K8S_VERSION"
   rm -rf "$K8S_DIR" && mv "$K8S_DIR.tmp" "$K8S_DIR"
 }
@@ -124,10 +125,10 @@ build_helm() {
   rm -rf "$HELM_DIR" && mv "$HELM_DIR.tmp" "$HELM_DIR"
 }
 
-if have "$K8S_DIR" kube-apiserver kube-controller-manager kube-scheduler kubectl; then
+if have "$K8S_DIR" kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; then
   log "[1/4] kubernetes $K8S_VERSION: cached"
 else
-  log "[1/4] kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (the long one: ~20 min cold)"
+  log "[1/4] kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet (the long one: ~20 min cold)"
   step 1 kubernetes "$K8S_VERSION" build_kubernetes
 fi
 if have "$ETCD_DIR" etcd; then log "[2/4] etcd $ETCD_VERSION: cached"; else
