@@ -49,17 +49,14 @@ def serve(database_url: str, port: int) -> None:
     import uvicorn
 
     from orchestrator.api.gridzone import GridZoneSpec
-    from orchestrator.ledger import repository
-    from orchestrator.ledger.db import make_engine, session_factory
+    from orchestrator.ledger.handle import Ledger
     from orchestrator.signals.auth import Credentials, TokenStore
     from orchestrator.signals.directory import ZoneDirectory
     from orchestrator.signals.ingest import Ingestor
-    from orchestrator.signals.store import LedgerStore
     from orchestrator.signals.webhook import create_app
 
-    engine = make_engine(database_url)
     ingestor = Ingestor(
-        sink=LedgerStore(repository, session_factory(engine)),
+        ledger=Ledger(database_url),
         zones=ZoneDirectory([BenchZone("bench", 1, GridZoneSpec())]),  # type: ignore[list-item]
         tokens=TokenStore({OPERATOR: Credentials(TOKEN.encode())}),
         clock=lambda: datetime.now(UTC),

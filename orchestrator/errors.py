@@ -7,7 +7,11 @@ Every error gridshift raises on purpose is a ``GridshiftError``::
     ├── SignalError      a grid signal was malformed, unauthenticated, replayed, oversized or stale
     ├── ClusterError     a member cluster is unreachable, forbids us, or conflicts
     ├── MigrationError   a move missed its deadline or had to roll back
-    ├── LedgerError      PostgreSQL refused or could not be reached
+    ├── LedgerError      PostgreSQL refused or could not be reached, or a record was refused
+    │   ├── LedgerInputError  a value the ledger refuses before any SQL (also a ValueError:
+    │   │                     the caller's bug, never retried into success)
+    │   ├── LedgerNotFound    the row a write or a question names is not in the ledger
+    │   └── LedgerConflict    a write contradicts what the ledger holds (a second outcome)
     └── DevEnvError      the local fleet (real control planes, PostgreSQL) failed to start or stop
 
 Handlers map these once, at their boundary (for kopf: ``kopf.TemporaryError`` or
@@ -39,6 +43,22 @@ class MigrationError(GridshiftError):
 
 class LedgerError(GridshiftError):
     """The ledger (PostgreSQL) could not be written or read."""
+
+
+class LedgerInputError(LedgerError, ValueError):
+    """A value the ledger refuses (wrong type, out of bounds, not one of a closed set).
+
+    Raised before any SQL is sent and naming the argument; it is also a ``ValueError``, since
+    repeating the same call can never succeed.
+    """
+
+
+class LedgerNotFound(LedgerError):
+    """The row a write or a question names is not in the ledger."""
+
+
+class LedgerConflict(LedgerError):
+    """A write contradicts what the ledger already holds."""
 
 
 class DevEnvError(GridshiftError):

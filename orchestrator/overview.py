@@ -22,8 +22,7 @@ from orchestrator.api.workload import InferenceWorkloadStatus
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import KubeError, client_from_file
 from orchestrator.errors import ClusterError, ConfigError
-from orchestrator.ledger import repository
-from orchestrator.ledger.db import make_engine, session_factory
+from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.records import DecisionRecord, MigrationRecord
 from orchestrator.planner.model import Plan
 from orchestrator.settings import Settings
@@ -241,26 +240,22 @@ def read_migrations(
     limit: int,
 ) -> list[MigrationRecord]:
     """Recorded migrations, newest first."""
-    engine = make_engine(url)
+    ledger = Ledger(url, connect_timeout_seconds=10)
     try:
-        with session_factory(engine)() as session:
-            return repository.migration_history(
-                session, namespace=namespace, workload=workload, since=since, limit=limit
-            )
+        return ledger.migration_history(
+            namespace=namespace, workload=workload, since=since, limit=limit
+        )
     finally:
-        engine.dispose()
+        ledger.close()
 
 
 def read_decisions(url: str, *, namespace: str, workload: str, limit: int) -> list[DecisionRecord]:
     """A workload's recorded decisions, newest first."""
-    engine = make_engine(url)
+    ledger = Ledger(url, connect_timeout_seconds=10)
     try:
-        with session_factory(engine)() as session:
-            return repository.decision_history(
-                session, namespace=namespace, workload=workload, limit=limit
-            )
+        return ledger.decision_history(namespace=namespace, workload=workload, limit=limit)
     finally:
-        engine.dispose()
+        ledger.close()
 
 
 # -- a one-off plan ---------------------------------------------------------------------------
@@ -270,16 +265,15 @@ def plan_now(hub: HubClient, *, now: datetime, url: str | None) -> Plan:
     """What the planner would decide now, from the hub (and, given a ledger URL, the workloads'
     learned migration times); nothing is created or recorded."""
     from orchestrator.controller.planning import LEARNING_WINDOW, gather_snapshot
-    from orchestrator.ledger.planning import completed_durations
     from orchestrator.planner import plan
 
     durations = None
     if url is not None:
-        engine = make_engine(url)
+        ledger = Ledger(url, connect_timeout_seconds=10)
         try:
-            durations = completed_durations(engine, since=now - LEARNING_WINDOW)
+            durations = ledger.completed_durations(since=now - LEARNING_WINDOW)
         finally:
-            engine.dispose()
+            ledger.close()
     try:
         snapshot = gather_snapshot(hub, now=now, durations=durations)
     except KubeError as exc:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.registry import MemberRegistry
-from orchestrator.ledger.writer import LedgerWriter
+from orchestrator.ledger.handle import Ledger
 from orchestrator.migration.engine import Engine
 from orchestrator.settings import Settings
 
@@ -23,7 +23,7 @@ class Context:
     settings: Settings
     hub: HubClient
     registry: MemberRegistry
-    ledger: LedgerWriter
+    ledger: Ledger
     engine: Engine
     probe_failures: dict[str, int] = field(default_factory=dict)
     planner: Planner | None = None

@@ -27,10 +27,9 @@ from fastapi.responses import JSONResponse, Response
 from orchestrator import metrics
 from orchestrator.api.migration import Phase
 from orchestrator.controller.context import Context
-from orchestrator.errors import ClusterError, GridshiftError, LedgerError
-from orchestrator.ledger.db import session_factory
+from orchestrator.errors import ClusterError, GridshiftError, LedgerError, LedgerInputError
+from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.records import MigrationRecord
-from orchestrator.ledger.repository import migration_history
 
 CHECK_TIMEOUT = 5.0
 """Seconds a readiness check may take before it counts as failed."""
@@ -152,7 +151,6 @@ def _unavailable(exc: GridshiftError) -> HTTPException:
 def router(context: Context, *, ready_ttl_seconds: float = 5.0) -> APIRouter:
     """The routes over ``context``'s hub and ledger."""
     routes = APIRouter()
-    sessions = session_factory(context.ledger.engine)
     readiness = Readiness(
         {"ledger": context.ledger.ping, "hub": context.hub.version}, ttl=ready_ttl_seconds
     )
@@ -223,7 +221,7 @@ def router(context: Context, *, ready_ttl_seconds: float = 5.0) -> APIRouter:
     ) -> dict[str, Any]:
         if history:
             items = await asyncio.to_thread(
-                _history, sessions, namespace=namespace, workload=workload, cluster=cluster,
+                _history, context.ledger, namespace=namespace, workload=workload, cluster=cluster,
                 limit=limit,
             )  # fmt: skip
             return {"items": [i for i in items if phase is None or i["phase"] == phase]}
@@ -243,15 +241,14 @@ def router(context: Context, *, ready_ttl_seconds: float = 5.0) -> APIRouter:
 
 
 def _history(
-    sessions: Any, *, namespace: str | None, workload: str | None, cluster: str | None, limit: int
+    ledger: Ledger, *, namespace: str | None, workload: str | None, cluster: str | None, limit: int
 ) -> list[dict[str, Any]]:
     try:
-        with sessions() as session:
-            records = migration_history(
-                session, namespace=namespace, workload=workload, cluster=cluster, limit=limit
-            )
+        records = ledger.migration_history(
+            namespace=namespace, workload=workload, cluster=cluster, limit=limit
+        )
+    except LedgerInputError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)[:1000]) from exc
     except LedgerError as exc:
         raise _unavailable(exc) from exc
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)[:1000]) from exc
     return [history_item(r) for r in records]

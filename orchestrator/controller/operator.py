@@ -34,10 +34,8 @@ from orchestrator.controller.dr import vtn_report
 from orchestrator.controller.http import router as http_routes
 from orchestrator.controller.planning import Planner
 from orchestrator.errors import ClusterError, ConfigError, LedgerError
-from orchestrator.ledger import repository
-from orchestrator.ledger.db import session_factory
+from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.schema import upgrade_to_head
-from orchestrator.ledger.writer import LedgerWriter
 from orchestrator.migration.engine import Engine
 from orchestrator.migration.routers.base import NoRouter, TrafficRouter
 from orchestrator.migration.routers.gateway_api import GatewayAPIRouter
@@ -100,7 +98,7 @@ def build_context(settings: Settings) -> Context:
     api = client_from_file(settings.kubeconfig) if settings.kubeconfig else client_in_cluster()
     hub = HubClient(api)
     registry = MemberRegistry()
-    ledger = LedgerWriter(settings.database_url.get_secret_value())
+    ledger = Ledger(settings.database_url.get_secret_value())
     engine = Engine(
         hub=hub,
         registry=registry,
@@ -162,8 +160,7 @@ def run(settings: Settings) -> None:
         async with httpx.AsyncClient() as http:
             signals = build_signals(
                 settings,
-                repository=repository,
-                sessions=session_factory(context.ledger.engine),
+                ledger=context.ledger,
                 hub=HubZones(context.hub.api),
                 http=http,
                 leader=leadership.is_leader,

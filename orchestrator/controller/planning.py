@@ -35,8 +35,7 @@ from orchestrator.controller import policystatus
 from orchestrator.controller.dr import DemandResponses
 from orchestrator.controller.snapshot import HubObjects, build, read_hub
 from orchestrator.errors import LedgerError
-from orchestrator.ledger.planning import DecisionRow, completed_durations, record_decisions
-from orchestrator.ledger.records import CandidateScore
+from orchestrator.ledger.records import CandidateScore, DecisionInput
 from orchestrator.planner import plan as make_plan
 from orchestrator.planner.model import Decision, Intent, LevelChange, Plan, Snapshot
 
@@ -81,9 +80,9 @@ def migration_body(intent: Intent) -> dict[str, Any]:
     }
 
 
-def decision_row(decision: Decision) -> DecisionRow:
+def decision_row(decision: Decision) -> DecisionInput:
     """The ledger's row for one decision."""
-    return DecisionRow(
+    return DecisionInput(
         namespace=decision.namespace,
         workload=decision.workload,
         zone=decision.zone,
@@ -130,7 +129,7 @@ class Planner:
         self._scheduler: AsyncIOScheduler | None = None
         self._levels: dict[str, list[LevelChange]] = {}
         self._written: dict[tuple[str, str], tuple[tuple[object, ...], datetime]] = {}
-        self._unrecorded: list[tuple[datetime, str, DecisionRow]] = []
+        self._unrecorded: list[tuple[datetime, str, DecisionInput]] = []
         self._durations: dict[tuple[str, str], list[float]] = {}
         self._seen: dict[tuple[str, str], object] = {}
 
@@ -185,7 +184,7 @@ class Planner:
         objects = await asyncio.to_thread(read_hub, self.ctx.hub)
         try:
             self._durations = await asyncio.to_thread(
-                completed_durations, self.ctx.ledger.engine, since=now - LEARNING_WINDOW
+                self.ctx.ledger.completed_durations, since=now - LEARNING_WINDOW
             )
         except LedgerError as exc:
             log.warning("learned migration times not refreshed (ledger): %s", exc)
@@ -280,17 +279,17 @@ class Planner:
         pending = list(self._unrecorded)
         try:
             await asyncio.to_thread(self._write, pending)
-        except (LedgerError, ValueError) as exc:
+        except LedgerError as exc:
             log.warning("%d decision(s) wait for the ledger: %s", len(pending), exc)
             return
         self._unrecorded = self._unrecorded[len(pending) :]
 
-    def _write(self, pending: list[tuple[datetime, str, DecisionRow]]) -> None:
-        by_plan: dict[tuple[datetime, str], list[DecisionRow]] = {}
+    def _write(self, pending: list[tuple[datetime, str, DecisionInput]]) -> None:
+        by_plan: dict[tuple[datetime, str], list[DecisionInput]] = {}
         for decided_at, plan_id, row in pending:
             by_plan.setdefault((decided_at, plan_id), []).append(row)
         for (decided_at, plan_id), rows in by_plan.items():
-            record_decisions(self.ctx.ledger.engine, rows, decided_at=decided_at, plan_id=plan_id)
+            self.ctx.ledger.record_decisions(rows, decided_at=decided_at, plan_id=plan_id)
 
     def _schedule(self, wake_at: tuple[datetime, ...], now: datetime) -> None:
         if self._scheduler is None:

@@ -1,13 +1,18 @@
 """The ledger: the only package that talks to PostgreSQL (SQLAlchemy 2, psycopg 3).
 
-It records every grid signal, DR event, planner decision and migration::
+It records every grid signal, DR event, planner decision and migration. Other layers go through
+one door, :class:`handle.Ledger`, and exchange plain records with it::
 
+    handle          Ledger: owns the engine, opens every transaction, the reads and writes
+                    the other layers need
+    records         frozen dataclasses in and out (no ORM: an import contract checks it)
     vocab           closed sets (kinds, phases, outcomes...) and bounds, shared by all below
-    models          the five tables, every column commented
-    db              make_engine, session_factory, and database errors -> LedgerError
-    validate        input checks run before any SQL (ValueError)
-    records         frozen dataclasses the queries return
-    repository      every read and write, each taking the caller's Session (never commits);
-                    implemented in grid_repo, migration_repo and decision_repo
+    models          the tables, every column commented
+    rows            ORM rows -> records
+    db              make_engine, transaction(), and database errors -> LedgerError
+    validate        input checks run before any SQL (LedgerInputError)
+    grid_repo       signals and DR events      } each function takes the transaction's
+    migration_repo  migrations and phases      } Session and never commits
+    decision_repo   planner decisions          }
     schema          upgrade_to_head / downgrade_to_base with Alembic (revisions in migrations/)
 """

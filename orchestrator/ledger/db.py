@@ -1,9 +1,9 @@
-"""Engines, sessions, and the one place database errors become ``LedgerError``.
+"""Engines, sessions, transactions, and the one place database errors become ``LedgerError``.
 
-Callers build an engine once per process with ``make_engine``, open sessions from
-``session_factory(engine)``, and own each transaction (``with factory.begin() as session:``).
-Repository functions take that session; whatever PostgreSQL or the driver raises inside them
-leaves as ``LedgerError``, chained to the original with ``raise ... from``.
+:class:`orchestrator.ledger.handle.Ledger` builds an engine once per process with
+``make_engine``, and opens every transaction with :func:`transaction`. Repository functions
+take that transaction's session; whatever PostgreSQL or the driver raises inside them, or at
+COMMIT, leaves as ``LedgerError``, chained to the original with ``raise ... from``.
 """
 
 from __future__ import annotations
@@ -79,3 +79,14 @@ def ledger_errors(action: str) -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         raise LedgerError(f"{action} failed: {describe(exc)}") from exc
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session], action: str) -> Iterator[Session]:
+    """A session in one transaction: committed when the block ends, rolled back if it raises.
+
+    A database error anywhere, the COMMIT included, leaves as ``LedgerError("<action> failed:
+    ...")``; a ``LedgerError`` raised inside passes through as it is.
+    """
+    with ledger_errors(action), sessions.begin() as session:
+        yield session

@@ -12,10 +12,13 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from orchestrator.errors import LedgerInputError
 from orchestrator.ledger import validate, vocab
 from orchestrator.ledger.db import ledger_errors
-from orchestrator.ledger.models import Decision, JsonValue
+from orchestrator.ledger.models import Decision
 from orchestrator.ledger.records import CandidateScore, DecisionRecord
+from orchestrator.ledger.rows import decision_record
+from orchestrator.ledger.vocab import JsonValue
 
 
 def record_decision(
@@ -36,12 +39,12 @@ def record_decision(
     chosen = validate.optional_text("chosen_cluster", chosen_cluster, max_len=vocab.CLUSTER_MAX)
     verb = validate.one_of("action", action, vocab.DECISION_ACTIONS)
     if verb != "hold" and chosen is None:
-        raise ValueError(f"action {verb} needs a chosen_cluster")
+        raise LedgerInputError(f"action {verb} needs a chosen_cluster")
     scores = validate.sequence("candidates", candidates, max_items=vocab.CANDIDATES_MAX)
     documents: list[JsonValue] = []
     for position, score in enumerate(scores):
         if not isinstance(score, CandidateScore):
-            raise ValueError(
+            raise LedgerInputError(
                 f"candidates[{position}] must be a CandidateScore, got {type(score).__name__}"
             )
         documents.append(score.to_json())
@@ -90,4 +93,4 @@ def decision_history(
         validate.limit(limit, maximum=vocab.HISTORY_LIMIT_MAX)
     )
     with ledger_errors("reading decision history"):
-        return [DecisionRecord.of(row) for row in session.scalars(query)]
+        return [decision_record(row) for row in session.scalars(query)]

@@ -1,7 +1,7 @@
 """Grid signals and demand-response events: idempotent writes keyed by the source's ids.
 
 Every function takes the caller's ``Session`` and never commits. Input is checked first
-(``ValueError``); database failures leave as ``LedgerError``.
+(``LedgerInputError``); database failures leave as ``LedgerError``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from orchestrator.errors import LedgerError
+from orchestrator.errors import LedgerConflict, LedgerNotFound
 from orchestrator.ledger import validate, vocab
 from orchestrator.ledger.db import ledger_errors
-from orchestrator.ledger.models import DrEvent, GridSignal, JsonValue
+from orchestrator.ledger.models import DrEvent, GridSignal
 from orchestrator.ledger.records import DrEventRecord, SignalRecord
+from orchestrator.ledger.rows import dr_event_record, signal_record
+from orchestrator.ledger.vocab import JsonValue
 
 _ZERO = Decimal(0)
 
@@ -78,7 +80,7 @@ def record_signal(
             return inserted, True
         existing = session.execute(select(GridSignal.id).where(*key)).scalar_one_or_none()
     if existing is None:
-        raise LedgerError(
+        raise LedgerConflict(
             f"signal {source} {external_id} conflicted with a row this transaction cannot see; "
             "record signals in READ COMMITTED transactions"
         )
@@ -97,7 +99,7 @@ def mark_signal_processed(session: Session, *, signal_id: int, processed_at: dat
             .returning(GridSignal.id)
         ).scalar_one_or_none()
     if found is None:
-        raise LedgerError(f"no signal with id {signal_id}")
+        raise LedgerNotFound(f"no signal with id {signal_id}")
 
 
 def signal_history(
@@ -125,7 +127,7 @@ def signal_history(
         validate.limit(limit, maximum=vocab.HISTORY_LIMIT_MAX)
     )
     with ledger_errors(f"reading signals of zone {zone}"):
-        return [SignalRecord.of(row) for row in session.scalars(query)]
+        return [signal_record(row) for row in session.scalars(query)]
 
 
 def upsert_dr_event(
@@ -191,7 +193,7 @@ def upsert_dr_event(
             update(DrEvent).where(*key).values(changes).returning(DrEvent.id)
         ).scalar_one_or_none()
     if updated is None:
-        raise LedgerError(
+        raise LedgerConflict(
             f"DR event {source} {external_id} conflicted with a row this transaction cannot "
             "see; record events in READ COMMITTED transactions"
         )
@@ -230,8 +232,8 @@ def set_dr_event_state(
             .execution_options(populate_existing=True)
         ).one_or_none()
         if row is None:
-            raise LedgerError(f"no DR event with id {event_id}")
-        return DrEventRecord.of(row)
+            raise LedgerNotFound(f"no DR event with id {event_id}")
+        return dr_event_record(row)
 
 
 def get_dr_event(session: Session, *, source: str, external_id: str) -> DrEventRecord | None:
@@ -242,7 +244,7 @@ def get_dr_event(session: Session, *, source: str, external_id: str) -> DrEventR
         row = session.scalars(
             select(DrEvent).where(DrEvent.source == source, DrEvent.external_id == external_id)
         ).one_or_none()
-        return None if row is None else DrEventRecord.of(row)
+        return None if row is None else dr_event_record(row)
 
 
 def dr_events_for_zone(
@@ -269,4 +271,4 @@ def dr_events_for_zone(
         validate.limit(limit, maximum=vocab.HISTORY_LIMIT_MAX)
     )
     with ledger_errors(f"reading DR events of zone {zone}"):
-        return [DrEventRecord.of(row) for row in session.scalars(query)]
+        return [dr_event_record(row) for row in session.scalars(query)]

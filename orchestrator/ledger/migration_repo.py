@@ -14,11 +14,12 @@ from sqlalchemy import extract, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, selectinload
 
-from orchestrator.errors import LedgerError
+from orchestrator.errors import LedgerConflict, LedgerError, LedgerInputError, LedgerNotFound
 from orchestrator.ledger import validate, vocab
 from orchestrator.ledger.db import ledger_errors
 from orchestrator.ledger.models import Migration, MigrationPhase
 from orchestrator.ledger.records import MigrationRecord, PhaseRecord
+from orchestrator.ledger.rows import migration_record, phase_record
 
 _ZERO = Decimal(0)
 _ID_MAX = 2**63 - 1
@@ -50,7 +51,7 @@ def record_migration_start(
     source = validate.text("from_cluster", from_cluster, max_len=vocab.CLUSTER_MAX)
     target = validate.text("to_cluster", to_cluster, max_len=vocab.CLUSTER_MAX)
     if source == target:
-        raise ValueError(f"from_cluster and to_cluster must differ, both are {source!r}")
+        raise LedgerInputError(f"from_cluster and to_cluster must differ, both are {source!r}")
     event = None
     if dr_event_id is not None:
         event = validate.integer("dr_event_id", dr_event_id, minimum=1, maximum=_ID_MAX)
@@ -122,7 +123,7 @@ def record_phase(
             select(Migration.outcome).where(Migration.id == key).with_for_update()
         ).one_or_none()
         if outcome is None:
-            raise LedgerError(f"no migration with uid {key}; record its start first")
+            raise LedgerNotFound(f"no migration with uid {key}; record its start first")
         session.execute(
             insert.on_conflict_do_update(index_elements=conflict, set_=changes)
             if changes
@@ -142,7 +143,7 @@ def record_phase(
                 .scalar_subquery()
             )
             session.execute(update(Migration).where(Migration.id == key).values(phase=latest))
-        return PhaseRecord.of(stored)
+        return phase_record(stored)
 
 
 def finish_migration(
@@ -164,7 +165,7 @@ def finish_migration(
     result = validate.one_of("outcome", outcome, vocab.MIGRATION_OUTCOMES)
     end = validate.aware("finished_at", finished_at)
     if not isinstance(deadline_met, bool):
-        raise ValueError(f"deadline_met must be a bool, got {type(deadline_met).__name__}")
+        raise LedgerInputError(f"deadline_met must be a bool, got {type(deadline_met).__name__}")
     changes: dict[str, object] = {
         "outcome": result,
         "phase": result,
@@ -184,9 +185,9 @@ def finish_migration(
             .with_for_update()
         ).one_or_none()
         if current is None:
-            raise LedgerError(f"no migration with uid {key}; record its start first")
+            raise LedgerNotFound(f"no migration with uid {key}; record its start first")
         if current.outcome is not None and current.outcome != result:
-            raise LedgerError(
+            raise LedgerConflict(
                 f"migration {key} already finished as {current.outcome}; refusing {result}"
             )
         validate.not_before("started_at", current.started_at, "finished_at", end)
@@ -220,11 +221,7 @@ def _load(session: Session, key: uuid.UUID) -> MigrationRecord | None:
         .options(selectinload(Migration.phases))
         .execution_options(populate_existing=True)
     ).one_or_none()
-    return None if row is None else _record(row)
-
-
-def _record(row: Migration) -> MigrationRecord:
-    return MigrationRecord.of(row, tuple(PhaseRecord.of(p) for p in row.phases))
+    return None if row is None else migration_record(row)
 
 
 def migration_history(
@@ -263,7 +260,7 @@ def migration_history(
         .execution_options(populate_existing=True)
     )
     with ledger_errors("reading migration history"):
-        return [_record(row) for row in session.scalars(query)]
+        return [migration_record(row) for row in session.scalars(query)]
 
 
 def migration_durations(

@@ -1,27 +1,22 @@
-"""What the repository returns: small frozen dataclasses, detached from any session.
+"""What the ledger takes and returns: small frozen dataclasses, free of the ORM.
 
-A record is a plain copy of a row, safe to keep after the session closes and to hand to layers
-that must not import SQLAlchemy. ``CandidateScore`` is also an input: it is the shape of one entry
-of ``decisions.candidates``.
+Other layers hand these to :class:`orchestrator.ledger.handle.Ledger` and get these back; none
+holds a session or a row, so they are safe to keep after the transaction and to pass to layers
+that never import SQLAlchemy (an import contract checks that this module does not either).
+``CandidateScore`` is both: the shape of one entry of ``decisions.candidates``.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from orchestrator.errors import LedgerInputError
 from orchestrator.ledger import validate, vocab
-from orchestrator.ledger.models import (
-    Decision,
-    DrEvent,
-    GridSignal,
-    JsonValue,
-    Migration,
-    MigrationPhase,
-)
+from orchestrator.ledger.vocab import JsonValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +32,7 @@ class CandidateScore:
         validate.finite(f"total of candidate {self.cluster}", self.total)
         if not isinstance(self.terms, Mapping) or set(self.terms) != set(vocab.CANDIDATE_TERMS):
             given = sorted(self.terms) if isinstance(self.terms, Mapping) else self.terms
-            raise ValueError(
+            raise LedgerInputError(
                 f"terms of candidate {self.cluster} must be exactly "
                 f"{', '.join(vocab.CANDIDATE_TERMS)}; got {given}"
             )
@@ -53,12 +48,32 @@ class CandidateScore:
     def from_json(cls, value: JsonValue) -> CandidateScore:
         """Read one entry of ``decisions.candidates`` back; refuse anything else."""
         if not isinstance(value, dict):
-            raise ValueError(f"a candidate must be a JSON object, got {type(value).__name__}")
+            raise LedgerInputError(f"a candidate must be a JSON object, got {type(value).__name__}")
         cluster, total, terms = value.get("cluster"), value.get("total"), value.get("terms")
         if not isinstance(cluster, str) or not isinstance(terms, dict):
-            raise ValueError(f"a candidate needs a cluster and terms, got keys {sorted(value)}")
+            raise LedgerInputError(
+                f"a candidate needs a cluster and terms, got keys {sorted(value)}"
+            )
         numbers = {k: validate.finite(f"term {k}", v) for k, v in terms.items()}
         return cls(cluster=cluster, total=validate.finite("total", total), terms=numbers)
+
+
+# -- signals and DR events --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignalInput:
+    """One normalized grid signal to record (a row of ``grid_signals`` to be)."""
+
+    source: str
+    external_id: str
+    zone: str
+    kind: str
+    interval_start: datetime
+    interval_end: datetime | None
+    value: float | None
+    unit: str
+    payload: Mapping[str, JsonValue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,23 +93,21 @@ class SignalRecord:
     received_at: datetime
     processed_at: datetime | None
 
-    @classmethod
-    def of(cls, row: GridSignal) -> SignalRecord:
-        """A copy of ``row``."""
-        return cls(
-            id=row.id,
-            source=row.source,
-            external_id=row.external_id,
-            zone=row.zone,
-            kind=row.kind,
-            interval_start=row.interval_start,
-            interval_end=row.interval_end,
-            value=row.value,
-            unit=row.unit,
-            payload=row.payload,
-            received_at=row.received_at,
-            processed_at=row.processed_at,
-        )
+
+@dataclass(frozen=True, slots=True)
+class DrOrderInput:
+    """The newest revision of a demand-response order, as the signals processor read it."""
+
+    source: str
+    external_id: str
+    zone: str
+    kind: str
+    target_kw: float
+    window_start: datetime
+    window_end: datetime | None
+    response_deadline_seconds: int
+    k8s_name: str
+    cancelled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,26 +130,21 @@ class DrEventRecord:
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def of(cls, row: DrEvent) -> DrEventRecord:
-        """A copy of ``row``."""
-        return cls(
-            id=row.id,
-            source=row.source,
-            external_id=row.external_id,
-            zone=row.zone,
-            kind=row.kind,
-            target_kw=row.target_kw,
-            window_start=row.window_start,
-            window_end=row.window_end,
-            response_deadline_seconds=row.response_deadline_seconds,
-            state=row.state,
-            achieved_kw=row.achieved_kw,
-            responded_at=row.responded_at,
-            k8s_name=row.k8s_name,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+
+# -- decisions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionInput:
+    """One planner decision to record."""
+
+    namespace: str
+    workload: str
+    zone: str | None
+    action: str
+    reason: str
+    chosen_cluster: str | None
+    candidates: tuple[CandidateScore, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,22 +163,47 @@ class DecisionRecord:
     plan_id: str | None
     migration_uid: uuid.UUID | None
 
-    @classmethod
-    def of(cls, row: Decision) -> DecisionRecord:
-        """A copy of ``row``."""
-        return cls(
-            id=row.id,
-            decided_at=row.decided_at,
-            namespace=row.namespace,
-            workload=row.workload,
-            zone=row.zone,
-            action=row.action,
-            reason=row.reason,
-            chosen_cluster=row.chosen_cluster,
-            candidates=tuple(CandidateScore.from_json(c) for c in row.candidates),
-            plan_id=row.plan_id,
-            migration_uid=row.migration_uid,
-        )
+
+# -- migrations -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSpan:
+    """One phase of a move: when it began and, once over, when it ended."""
+
+    phase: str
+    started_at: datetime
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSnapshot:
+    """Everything the ledger keeps of one Migration, as plain values (the engine's view)."""
+
+    uid: str
+    namespace: str
+    name: str
+    workload: str
+    from_cluster: str
+    to_cluster: str
+    reason: str
+    trigger: str
+    deadline_seconds: int
+    started_at: datetime
+    replicas: int
+    kw_moved: float | None = None
+    phases: tuple[PhaseSpan, ...] = field(default_factory=tuple)
+    outcome: str | None = None
+    finished_at: datetime | None = None
+    deadline_met: bool | None = None
+    message: str | None = None
+
+    def newest_fact(self) -> datetime:
+        """When the newest thing this snapshot records happened (a phase begun, the end)."""
+        times = [self.started_at, *(span.started_at for span in self.phases)]
+        if self.finished_at is not None:
+            times.append(self.finished_at)
+        return max(times)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,16 +214,6 @@ class PhaseRecord:
     started_at: datetime
     finished_at: datetime | None
     message: str | None
-
-    @classmethod
-    def of(cls, row: MigrationPhase) -> PhaseRecord:
-        """A copy of ``row``."""
-        return cls(
-            phase=row.phase,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            message=row.message,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,28 +246,3 @@ class MigrationRecord:
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
-
-    @classmethod
-    def of(cls, row: Migration, phases: tuple[PhaseRecord, ...]) -> MigrationRecord:
-        """A copy of ``row`` with the given ``phases``."""
-        return cls(
-            uid=row.id,
-            namespace=row.namespace,
-            name=row.name,
-            workload=row.workload,
-            from_cluster=row.from_cluster,
-            to_cluster=row.to_cluster,
-            reason=row.reason,
-            trigger=row.trigger,
-            dr_event_id=row.dr_event_id,
-            deadline_seconds=row.deadline_seconds,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            phase=row.phase,
-            outcome=row.outcome,
-            deadline_met=row.deadline_met,
-            kw_moved=row.kw_moved,
-            replicas=row.replicas,
-            message=row.message,
-            phases=phases,
-        )

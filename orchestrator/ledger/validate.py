@@ -1,9 +1,10 @@
 """Checks on what the repository accepts, run before any SQL is sent.
 
 Each check returns the value it accepted (normalized where that is safe: a float becomes the
-``Decimal`` of its shortest repr, a uid string becomes a ``UUID``) or raises ``ValueError`` naming
-the argument, the bound and what was given. Bad input is the caller's bug, not a ledger failure,
-so these are ``ValueError`` and never ``LedgerError``. The functions are pure.
+``Decimal`` of its shortest repr, a uid string becomes a ``UUID``) or raises ``LedgerInputError``
+naming the argument, the bound and what was given. Bad input is the caller's bug, not a database
+failure: ``LedgerInputError`` is also a ``ValueError``, and repeating the call never helps. The
+functions are pure.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from orchestrator.ledger.models import JsonValue
+from orchestrator.errors import LedgerInputError
+from orchestrator.ledger.vocab import JsonValue
 
 _SHOWN = 60
 
@@ -32,13 +34,13 @@ def text(name: str, value: object, *, max_len: int, allow_empty: bool = False) -
     It must not be empty unless ``allow_empty``.
     """
     if not isinstance(value, str):
-        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+        raise LedgerInputError(f"{name} must be a string, got {type(value).__name__}")
     if not value and not allow_empty:
-        raise ValueError(f"{name} must not be empty")
+        raise LedgerInputError(f"{name} must not be empty")
     if len(value) > max_len:
-        raise ValueError(f"{name} must be at most {max_len} characters, got {len(value)}")
+        raise LedgerInputError(f"{name} must be at most {max_len} characters, got {len(value)}")
     if "\x00" in value:
-        raise ValueError(f"{name} must not contain NUL characters")
+        raise LedgerInputError(f"{name} must not contain NUL characters")
     return value
 
 
@@ -50,16 +52,16 @@ def optional_text(name: str, value: object, *, max_len: int) -> str | None:
 def one_of(name: str, value: object, allowed: Collection[str]) -> str:
     """``value`` if it is one of ``allowed``."""
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {_show(value)}")
+        raise LedgerInputError(f"{name} must be one of {', '.join(allowed)}; got {_show(value)}")
     return value
 
 
 def aware(name: str, value: object) -> datetime:
     """A timezone-aware datetime (the ledger stores ``timestamptz`` and never guesses a zone)."""
     if not isinstance(value, datetime):
-        raise ValueError(f"{name} must be a datetime, got {type(value).__name__}")
+        raise LedgerInputError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+        raise LedgerInputError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
     return value
 
 
@@ -71,7 +73,7 @@ def optional_aware(name: str, value: object) -> datetime | None:
 def ordered(start_name: str, start: datetime, end_name: str, end: datetime | None) -> None:
     """Refuse an ``end`` that is not after ``start`` (``None`` is open-ended and fine)."""
     if end is not None and end <= start:
-        raise ValueError(
+        raise LedgerInputError(
             f"{end_name} ({end.isoformat()}) must be after {start_name} ({start.isoformat()})"
         )
 
@@ -79,7 +81,7 @@ def ordered(start_name: str, start: datetime, end_name: str, end: datetime | Non
 def not_before(start_name: str, start: datetime, end_name: str, end: datetime | None) -> None:
     """Refuse an ``end`` earlier than ``start``."""
     if end is not None and end < start:
-        raise ValueError(
+        raise LedgerInputError(
             f"{end_name} ({end.isoformat()}) must not be before {start_name} ({start.isoformat()})"
         )
 
@@ -89,19 +91,19 @@ def decimal(
 ) -> Decimal:
     """A finite number that fits ``Numeric(precision, scale)``, as a ``Decimal``."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
-        raise ValueError(f"{name} must be a number, got {type(value).__name__}")
+        raise LedgerInputError(f"{name} must be a number, got {type(value).__name__}")
     try:
         number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     except InvalidOperation as exc:
-        raise ValueError(f"{name} must be a number, got {_show(value)}") from exc
+        raise LedgerInputError(f"{name} must be a number, got {_show(value)}") from exc
     if not number.is_finite():
-        raise ValueError(f"{name} must be finite, got {number}")
+        raise LedgerInputError(f"{name} must be finite, got {number}")
     precision, scale = digits
     limit = Decimal(10) ** (precision - scale)
     if abs(number) >= limit:
-        raise ValueError(f"{name} must be less than {limit} in magnitude, got {number}")
+        raise LedgerInputError(f"{name} must be less than {limit} in magnitude, got {number}")
     if minimum is not None and number < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {number}")
+        raise LedgerInputError(f"{name} must be at least {minimum}, got {number}")
     return number
 
 
@@ -115,25 +117,25 @@ def optional_decimal(
 def positive(name: str, value: Decimal) -> Decimal:
     """``value`` if it is greater than zero."""
     if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
+        raise LedgerInputError(f"{name} must be positive, got {value}")
     return value
 
 
 def integer(name: str, value: object, *, minimum: int, maximum: int) -> int:
     """An ``int`` (not a ``bool``) within ``[minimum, maximum]``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {type(value).__name__}")
+        raise LedgerInputError(f"{name} must be an integer, got {type(value).__name__}")
     if not minimum <= value <= maximum:
-        raise ValueError(f"{name} must be between {minimum} and {maximum}, got {value}")
+        raise LedgerInputError(f"{name} must be between {minimum} and {maximum}, got {value}")
     return value
 
 
 def finite(name: str, value: object) -> float:
     """A finite ``float`` (an ``int`` is accepted and converted)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number, got {type(value).__name__}")
+        raise LedgerInputError(f"{name} must be a number, got {type(value).__name__}")
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
+        raise LedgerInputError(f"{name} must be finite, got {value}")
     return float(value)
 
 
@@ -145,8 +147,8 @@ def uid(name: str, value: object) -> uuid.UUID:
         try:
             return uuid.UUID(value)
         except ValueError as exc:
-            raise ValueError(f"{name} must be a UUID, got {_show(value)}") from exc
-    raise ValueError(f"{name} must be a UUID, got {type(value).__name__}")
+            raise LedgerInputError(f"{name} must be a UUID, got {_show(value)}") from exc
+    raise LedgerInputError(f"{name} must be a UUID, got {type(value).__name__}")
 
 
 def optional_uid(name: str, value: object) -> uuid.UUID | None:
@@ -157,17 +159,17 @@ def optional_uid(name: str, value: object) -> uuid.UUID | None:
 def json_object(name: str, value: object, *, max_bytes: int) -> dict[str, JsonValue]:
     """A JSON object PostgreSQL's JSONB will take, at most ``max_bytes`` once encoded."""
     if not isinstance(value, Mapping):
-        raise ValueError(f"{name} must be a JSON object, got {type(value).__name__}")
+        raise LedgerInputError(f"{name} must be a JSON object, got {type(value).__name__}")
     try:
         encoded = json.dumps(value, allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} is not representable as JSON: {exc}") from exc
+        raise LedgerInputError(f"{name} is not representable as JSON: {exc}") from exc
     size = len(encoded.encode())
     if size > max_bytes:
-        raise ValueError(f"{name} must be at most {max_bytes} bytes as JSON, got {size}")
+        raise LedgerInputError(f"{name} must be at most {max_bytes} bytes as JSON, got {size}")
     decoded: dict[str, JsonValue] = json.loads(encoded)
     if _has_nul(decoded):
-        raise ValueError(f"{name} must not contain NUL characters (JSONB refuses them)")
+        raise LedgerInputError(f"{name} must not contain NUL characters (JSONB refuses them)")
     return decoded
 
 
@@ -185,9 +187,9 @@ def _has_nul(value: JsonValue) -> bool:
 def sequence(name: str, value: object, *, max_items: int) -> Sequence[object]:
     """A list or tuple of at most ``max_items`` items."""
     if not isinstance(value, list | tuple):
-        raise ValueError(f"{name} must be a list, got {type(value).__name__}")
+        raise LedgerInputError(f"{name} must be a list, got {type(value).__name__}")
     if len(value) > max_items:
-        raise ValueError(f"{name} must have at most {max_items} items, got {len(value)}")
+        raise LedgerInputError(f"{name} must have at most {max_items} items, got {len(value)}")
     return value
 
 

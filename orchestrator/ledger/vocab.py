@@ -9,9 +9,12 @@ schema tests do).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, TypeAlias
 
 from orchestrator.api.migration import PHASES, TRIGGERS
+
+JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
+"""A value that JSON (and so JSONB) can hold."""
 
 SIGNAL_KINDS: Final = ("price", "peak_level", "dr_event", "carbon_intensity", "green_ratio")
 DR_EVENT_KINDS: Final = ("shed", "import_cap")

@@ -20,7 +20,7 @@ from typing import Any
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.member import Probe
 from orchestrator.clusters.registry import MemberRegistry
-from orchestrator.ledger.writer import LedgerWriter
+from orchestrator.ledger.handle import Ledger
 from orchestrator.migration.routers.base import TrafficRouter
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class Engine:
 
     hub: HubClient
     registry: MemberRegistry
-    ledger: LedgerWriter
+    ledger: Ledger
     routers: Mapping[str, TrafficRouter] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
     bookings: dict[str, dict[str, int]] = field(default_factory=dict)

@@ -14,7 +14,7 @@ from orchestrator.api.migration import (
     Phase,
     PhaseTimes,
 )
-from orchestrator.ledger.writer import MigrationSnapshot, PhaseSpan
+from orchestrator.ledger.records import MigrationSnapshot, PhaseSpan
 
 PHASE_FIELD: dict[Phase, str] = {
     "Pending": "pending",

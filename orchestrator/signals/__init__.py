@@ -14,7 +14,6 @@ the ledger, so a restart loses nothing::
     entsoe        ENTSO-E A44 XML -> prices, forward-filled (pure)
     zonestate     signals + spec + now -> GridZone status, SignalsFresh/Stale (pure)
     directory     known zones (targets, ids) and the Hub port
-    store         the ledger port (LedgerStore over orchestrator.ledger.repository)
     ingest        authenticate, normalize, record; shared by both endpoints
     webhook       create_app(ingestor): the FastAPI app, 413/401/400/422/503 answers
     feeds         TimeOfUse, HTTPJSON, ElectricityMaps, ENTSOE, OpenADRPoll providers
@@ -23,21 +22,20 @@ the ledger, so a restart loses nothing::
     service       SignalService: APScheduler jobs (leader only) and the processing loop
     wiring        build(settings, ...) and server(app, settings)
 
-This package imports neither the ledger nor the Kubernetes client (the import contracts forbid
-it even indirectly); the caller passes them in. How ``gridshift run`` wires it, inside the
-operator's asyncio loop::
+It reaches PostgreSQL only through the ledger's door (``orchestrator.ledger.handle.Ledger``)
+and never imports the Kubernetes client; the caller passes the ledger and the hub in. How
+``gridshift run`` wires it, inside the operator's asyncio loop::
 
     from orchestrator.clusters.kube import client_from_file
     from orchestrator.clusters.zones import HubZones
-    from orchestrator.ledger import repository
-    from orchestrator.ledger.db import make_engine, session_factory
+    from orchestrator.ledger.handle import Ledger
     from orchestrator.signals.wiring import build, server
 
     hub = HubZones(client_from_file(settings.kubeconfig))
-    sessions = session_factory(make_engine(settings.database_url.get_secret_value()))
+    ledger = Ledger(settings.database_url.get_secret_value())
     async with httpx.AsyncClient() as http:
-        signals = build(settings, repository=repository, sessions=sessions, hub=hub,
-                        http=http, leader=lambda: elector.is_leader)
+        signals = build(settings, ledger=ledger, hub=hub, http=http,
+                        leader=lambda: elector.is_leader)
         await signals.service.start()
         web = server(signals.app, settings)
         try:

@@ -13,11 +13,12 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from pydantic import ValidationError
 
-from orchestrator.errors import SignalError
+from orchestrator.errors import LedgerInputError, SignalError
+from orchestrator.ledger.handle import Ledger
+from orchestrator.ledger.records import SignalInput
 from orchestrator.signals.auth import TokenStore, authenticate
 from orchestrator.signals.directory import ZoneDirectory
 from orchestrator.signals.model import Signal
@@ -37,10 +38,19 @@ Clock = Callable[[], datetime]
 Recorded = Callable[[Collection[str], datetime], None]
 
 
-class SignalSink(Protocol):
-    """Where accepted signals go (``orchestrator.signals.store.LedgerStore``)."""
-
-    def record(self, signals: Sequence[Signal]) -> list[tuple[int, bool]]: ...
+def ledger_input(signal: Signal) -> SignalInput:
+    """The ledger row of ``signal``: its columns, and the whole signal as the payload."""
+    return SignalInput(
+        source=signal.source,
+        external_id=signal.external_id,
+        zone=signal.zone,
+        kind=signal.kind,
+        interval_start=signal.start,
+        interval_end=signal.end,
+        value=signal.value,
+        unit=signal.unit,
+        payload=signal.to_json(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +68,7 @@ class Ingestor:
     def __init__(
         self,
         *,
-        sink: SignalSink,
+        ledger: Ledger,
         zones: ZoneDirectory,
         tokens: TokenStore,
         clock: Clock,
@@ -66,7 +76,7 @@ class Ingestor:
         horizon: timedelta = timedelta(days=2),
         on_recorded: Recorded | None = None,
     ) -> None:
-        self.sink = sink
+        self.ledger = ledger
         self.zones = zones
         self.tokens = tokens
         self.clock = clock
@@ -145,7 +155,10 @@ class Ingestor:
         return self._record(signals)
 
     def _record(self, signals: Sequence[Signal]) -> Outcome:
-        results = self.sink.record(signals)
+        try:
+            results = self.ledger.record_signals([ledger_input(s) for s in signals])
+        except LedgerInputError as exc:
+            raise SignalError(f"the ledger refused a signal: {exc}") from exc
         created = sum(1 for _, new in results if new)
         if self.on_recorded is not None and signals:
             self.on_recorded({s.zone for s in signals}, self.clock())

@@ -11,7 +11,7 @@ alone after a restart.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, TypeAlias, get_args
 
@@ -137,10 +137,6 @@ class Signal:
     def covers(self, when: datetime) -> bool:
         """Whether ``when`` falls in ``[start, end)``."""
         return self.start <= when and (self.end is None or when < self.end)
-
-    def with_zone(self, zone: str) -> Signal:
-        """The same signal for another zone."""
-        return replace(self, zone=zone)
 
     def to_json(self) -> dict[str, JsonValue]:
         """The whole signal as JSON: the ledger row's payload."""

@@ -23,15 +23,15 @@ import re
 import threading
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from orchestrator import metrics
 from orchestrator.api.drevent import DemandResponseEventSpec, EventSource, Window
 from orchestrator.api.gridzone import GridZoneStatus
 from orchestrator.errors import ConfigError
+from orchestrator.ledger.handle import Ledger
+from orchestrator.ledger.records import DrOrderInput, SignalRecord
 from orchestrator.signals.directory import Hub, ZoneView
-from orchestrator.signals.model import DrOrder, StoredSignal
-from orchestrator.signals.store import DrEventState
+from orchestrator.signals.model import DrOrder, Signal, StoredSignal
 from orchestrator.signals.tou import Schedule
 from orchestrator.signals.zonestate import ZoneInputs, derive_status, is_cancel, revision_key
 
@@ -43,20 +43,38 @@ _NOT_DNS = re.compile(r"[^a-z0-9-]+")
 _NOT_LABEL = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-class ProcessorStore(Protocol):
-    """The ledger calls of the processor (``orchestrator.signals.store.LedgerStore``)."""
+def dr_event_key(zone: str, event_id: str) -> str:
+    """The ledger's external id of a DR event: one per zone an event names, at most 253 chars."""
+    key = f"{zone}/{event_id}"
+    if len(key) <= 253:
+        return key
+    return f"{zone}/sha-{hashlib.sha256(event_id.encode()).hexdigest()[:40]}"
 
-    def zone_signals(
-        self, zone: str, *, since: datetime, until: datetime
-    ) -> list[StoredSignal]: ...
 
-    def mark_processed(self, ids: Collection[int], *, at: datetime) -> None: ...
+def stored(row: SignalRecord) -> StoredSignal:
+    """A ledger row as the signal it holds (its payload is ``Signal.to_json``)."""
+    return StoredSignal(
+        id=row.id,
+        signal=Signal.from_json(dict(row.payload)),
+        received_at=row.received_at,
+        processed_at=row.processed_at,
+    )
 
-    def apply_order(
-        self, *, source: str, zone: str, order: DrOrder, k8s_name: str
-    ) -> DrEventState | None: ...
 
-    def open_events(self, zone: str) -> list[DrEventState]: ...
+def dr_order_input(*, source: str, zone: str, order: DrOrder, k8s_name: str) -> DrOrderInput:
+    """What the ledger records of ``order``'s newest revision."""
+    return DrOrderInput(
+        source=source,
+        external_id=dr_event_key(zone, order.event_id),
+        zone=zone,
+        kind=order.kind,
+        target_kw=order.kw,
+        window_start=order.window_start,
+        window_end=order.window_end,
+        response_deadline_seconds=order.deadline_seconds,
+        k8s_name=k8s_name,
+        cancelled=order.cancelled,
+    )
 
 
 def dr_event_name(zone: str, source: str, event_id: str) -> str:
@@ -95,14 +113,14 @@ class Processor:
     def __init__(
         self,
         *,
-        store: ProcessorStore,
+        ledger: Ledger,
         hub: Hub,
         clock: Callable[[], datetime],
         lookback: timedelta = timedelta(days=1),
         horizon: timedelta = timedelta(days=2),
         schedules: Callable[[ZoneView, datetime], Schedule | None] | None = None,
     ) -> None:
-        self.store = store
+        self.ledger = ledger
         self.hub = hub
         self.clock = clock
         self.lookback = lookback
@@ -129,11 +147,12 @@ class Processor:
     def reconcile_zone(self, zone: ZoneView) -> GridZoneStatus:
         """Process the zone's new signals and write its status; returns the status written."""
         now = self.clock()
-        stored = self.store.zone_signals(
+        rows = self.ledger.zone_signals(
             zone.name, since=now - self.lookback, until=now + self.horizon
         )
-        fresh = [s for s in stored if s.processed_at is None]
-        self._apply_orders(zone.name, stored, fresh, now)
+        signals = [stored(row) for row in rows]
+        fresh = [s for s in signals if s.processed_at is None]
+        self._apply_orders(zone.name, signals, fresh, now)
         with self._lock:
             last = self._last_seen.get(zone.name)
             problem = self._problems.get(zone.name)
@@ -143,10 +162,10 @@ class Processor:
             if previous is not None and previous.last_signal_time is not None:
                 candidates.append(previous.last_signal_time)
             last = max(candidates, default=None)
-        newest = max(stored, key=lambda s: s.id, default=None)
+        newest = max(signals, key=lambda s: s.id, default=None)
         active = [
             e.k8s_name
-            for e in self.store.open_events(zone.name)
+            for e in self.ledger.open_dr_events(zone.name)
             if e.k8s_name and e.window_start <= now and (e.window_end is None or now < e.window_end)
         ]
         status = derive_status(
@@ -154,7 +173,7 @@ class Processor:
                 generation=zone.generation,
                 spec=zone.spec,
                 previous=previous,
-                signals=stored,
+                signals=signals,
                 active_events=active,
                 last_signal_time=last,
                 last_signal_id=(
@@ -179,7 +198,7 @@ class Processor:
         )
         with self._lock:
             self._written[zone.name] = status
-        self.store.mark_processed([s.id for s in fresh], at=now)
+        self.ledger.mark_signals_processed([s.id for s in fresh], at=now)
         return status
 
     def _schedule(self, zone: ZoneView, now: datetime) -> Schedule | None:
@@ -212,7 +231,9 @@ class Processor:
             if order is None:
                 continue
             name = dr_event_name(zone, source, order.event_id)
-            state = self.store.apply_order(source=source, zone=zone, order=order, k8s_name=name)
+            state = self.ledger.apply_dr_order(
+                dr_order_input(source=source, zone=zone, order=order, k8s_name=name)
+            )
             if state is None:
                 log.info("ignored cancel of unknown DR event source=%s event=%s", source, event)
             elif order.cancelled or state.state == "Cancelled":

@@ -1,7 +1,7 @@
 """Put the signals package together from settings and the layers it must not import.
 
-:func:`build` returns the webhook app and the service over one ledger store, one zone directory
-and one token store; :func:`server` wraps the app in a uvicorn server for the operator's loop.
+:func:`build` returns the webhook app and the service over the ledger, one zone directory and
+one token store; :func:`server` wraps the app in a uvicorn server for the operator's loop.
 See the package docstring for how ``gridshift run`` uses them.
 """
 
@@ -11,7 +11,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
 
 import httpx
 import uvicorn
@@ -19,6 +18,7 @@ from fastapi import FastAPI
 
 from orchestrator.api.common import SecretKeyRef
 from orchestrator.errors import SignalError
+from orchestrator.ledger.handle import Ledger
 from orchestrator.settings import Settings
 from orchestrator.signals.auth import TokenStore
 from orchestrator.signals.directory import Hub, ZoneDirectory
@@ -26,10 +26,7 @@ from orchestrator.signals.feeds import FeedPoller, schedule_for
 from orchestrator.signals.ingest import Ingestor
 from orchestrator.signals.processor import Processor
 from orchestrator.signals.service import SignalService
-from orchestrator.signals.store import LedgerStore, Repository, SessionFactory
 from orchestrator.signals.webhook import create_app
-
-S = TypeVar("S")
 
 
 def utcnow() -> datetime:
@@ -38,14 +35,13 @@ def utcnow() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class Signals(Generic[S]):
+class Signals:
     """The assembled package: serve ``app``, start and stop ``service``."""
 
     app: FastAPI
     service: SignalService
     ingestor: Ingestor
     processor: Processor
-    store: LedgerStore[S]
 
 
 def secret_reader(hub: Hub) -> Callable[[SecretKeyRef], str]:
@@ -63,19 +59,17 @@ def secret_reader(hub: Hub) -> Callable[[SecretKeyRef], str]:
 def build(
     settings: Settings,
     *,
-    repository: Repository[S],
-    sessions: SessionFactory[S],
+    ledger: Ledger,
     hub: Hub,
     http: httpx.AsyncClient,
     leader: Callable[[], bool],
     clock: Callable[[], datetime] = utcnow,
-) -> Signals[S]:
+) -> Signals:
     """Everything the signals package runs, wired to the given ledger, hub and clock."""
-    store: LedgerStore[S] = LedgerStore(repository, sessions)
     zones, tokens = ZoneDirectory(), TokenStore()
     horizon = timedelta(seconds=settings.signal_horizon_seconds)
     ingestor = Ingestor(
-        sink=store,
+        ledger=ledger,
         zones=zones,
         tokens=tokens,
         clock=clock,
@@ -83,7 +77,7 @@ def build(
         horizon=horizon,
     )
     processor = Processor(
-        store=store,
+        ledger=ledger,
         hub=hub,
         clock=clock,
         lookback=timedelta(seconds=settings.signal_lookback_seconds),
@@ -112,7 +106,7 @@ def build(
         client_name=settings.openadr_client_name,
     )
     app = create_app(ingestor, body_limit=settings.webhook_body_limit_bytes)
-    return Signals(app, service, ingestor, processor, store)
+    return Signals(app, service, ingestor, processor)
 
 
 class EmbeddedServer(uvicorn.Server):

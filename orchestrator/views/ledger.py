@@ -1,100 +1,27 @@
 """The ledger as ``gridshift migrations`` and ``gridshift decisions`` show it.
 
-Pure rendering of ledger records, read through small protocols so that this package never
-imports the database layer.
+Pure rendering of the ledger's plain records (``orchestrator.ledger.records``, which import no
+database library); nothing here reads the database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from orchestrator.api.migration import TERMINAL_PHASES
-from orchestrator.planner.model import TERMS
+from orchestrator.ledger.records import CandidateScore, DecisionRecord, MigrationRecord
+from orchestrator.planner.model import TERMS, Candidate
 from orchestrator.views.status import NONE, seconds
-
-
-class PhaseLike(Protocol):
-    """A phase of a recorded migration (the ledger's ``PhaseRecord``)."""
-
-    @property
-    def phase(self) -> str: ...
-    @property
-    def started_at(self) -> datetime: ...
-    @property
-    def finished_at(self) -> datetime | None: ...
-
-
-class MigrationLike(Protocol):
-    """A recorded migration (the ledger's ``MigrationRecord``)."""
-
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def workload(self) -> str: ...
-    @property
-    def from_cluster(self) -> str: ...
-    @property
-    def to_cluster(self) -> str: ...
-    @property
-    def trigger(self) -> str: ...
-    @property
-    def started_at(self) -> datetime: ...
-    @property
-    def finished_at(self) -> datetime | None: ...
-    @property
-    def phase(self) -> str: ...
-    @property
-    def outcome(self) -> str | None: ...
-    @property
-    def deadline_seconds(self) -> int: ...
-    @property
-    def deadline_met(self) -> bool | None: ...
-    @property
-    def phases(self) -> Sequence[PhaseLike]: ...
-
-
-class ScoreLike(Protocol):
-    """A candidate's score as the ledger keeps it (``CandidateScore``)."""
-
-    @property
-    def cluster(self) -> str: ...
-    @property
-    def total(self) -> float: ...
-    @property
-    def terms(self) -> Mapping[str, float]: ...
-
-
-class DecisionLike(Protocol):
-    """A recorded planner decision (the ledger's ``DecisionRecord``)."""
-
-    @property
-    def decided_at(self) -> datetime: ...
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def workload(self) -> str: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def chosen_cluster(self) -> str | None: ...
-    @property
-    def candidates(self) -> Sequence[ScoreLike]: ...
-
 
 _OUTCOME_STYLE = {"Completed": "green", "RolledBack": "yellow", "Failed": "bold red"}
 
 
-def phase_durations(record: MigrationLike, now: datetime) -> str:
+def phase_durations(record: MigrationRecord, now: datetime) -> str:
     """Each phase and how long it took, in order: ``Preflight 0.4 s · Provisioning 1.2 s``."""
     parts = []
     for phase in record.phases:
@@ -106,13 +33,13 @@ def phase_durations(record: MigrationLike, now: datetime) -> str:
     return " · ".join(parts) or NONE
 
 
-def _met(record: MigrationLike) -> Text:
+def _met(record: MigrationRecord) -> Text:
     if record.deadline_met is None:
         return Text("running" if record.outcome is None else NONE, style="dim")
     return Text("yes", style="green") if record.deadline_met else Text("MISSED", style="bold red")
 
 
-def history_table(records: Sequence[MigrationLike], now: datetime) -> Table:
+def history_table(records: Sequence[MigrationRecord], now: datetime) -> Table:
     """Past migrations, newest first: route, trigger, outcome, duration, deadline, phases."""
     table = Table(title="Migrations (ledger)", title_justify="left")
     for column in (
@@ -151,7 +78,10 @@ def _score(value: float) -> str:
 
 
 def terms_table(
-    candidates: Sequence[ScoreLike], *, chosen: str | None, why_not: Mapping[str, str] | None
+    candidates: Sequence[Candidate] | Sequence[CandidateScore],
+    *,
+    chosen: str | None,
+    why_not: Mapping[str, str] | None,
 ) -> Table:
     table = Table(box=None, padding=(0, 1), show_edge=False)
     table.add_column("candidate", overflow="fold")
@@ -176,7 +106,7 @@ def terms_table(
     return table
 
 
-def decisions_view(records: Sequence[DecisionLike]) -> Group:
+def decisions_view(records: Sequence[DecisionRecord]) -> Group:
     """A workload's decisions, newest first: what, where and why, then each candidate's terms."""
     if not records:
         return Group(Text("No decision recorded.", style="dim"))

@@ -28,7 +28,7 @@ from operator_process import NAMESPACE, Operator
 
 from orchestrator.clusters.lease import LeaseClient, LeaseRecord
 from orchestrator.ledger.db import make_engine, session_factory
-from orchestrator.ledger.repository import get_migration
+from orchestrator.ledger.migration_repo import get_migration
 from orchestrator.settings import Settings
 
 LEASE = Settings.model_fields["lease_duration_seconds"].default

@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 
 from orchestrator.devenv import LocalPostgres
 from orchestrator.ledger.db import make_engine, session_factory
-from orchestrator.ledger.repository import get_migration
+from orchestrator.ledger.migration_repo import get_migration
 
 CRASH_PHASES = [
     "Preflight",

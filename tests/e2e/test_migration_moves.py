@@ -17,7 +17,7 @@ from conftest import (
 from kube import apps, wait_for
 
 from orchestrator.ledger.db import make_engine, session_factory
-from orchestrator.ledger.repository import get_migration
+from orchestrator.ledger.migration_repo import get_migration
 
 FORWARD = ["Pending", "Preflight", "Provisioning", "WarmingUp", "ShiftingTraffic", "Draining",
            "Releasing", "Completed"]  # fmt: skip

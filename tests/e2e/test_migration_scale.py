@@ -20,7 +20,7 @@ from conftest import (
 from kube import apps
 
 from orchestrator.ledger.db import make_engine, session_factory
-from orchestrator.ledger.repository import get_migration
+from orchestrator.ledger.migration_repo import get_migration
 
 ROUTES = [("shanghai", "hubei"), ("hubei", "ningxia"), ("ningxia", "shanghai")]
 PER_ROUTE = 10

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator.ledger.db import make_engine, session_factory
+from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.models import Base
 from orchestrator.ledger.schema import upgrade_to_head
 
@@ -22,6 +23,14 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def ledger_door(engine: Engine, database_url: str) -> Iterator[Ledger]:
+    """The ledger's door (the handle every other layer uses) on the session's database."""
+    door = Ledger(database_url)
+    yield door
+    door.close()
 
 
 @pytest.fixture

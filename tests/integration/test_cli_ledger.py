@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from orchestrator.devenv.procs import free_port
-from orchestrator.ledger import repository
+from orchestrator.ledger import decision_repo, migration_repo
 from orchestrator.ledger.records import CandidateScore
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -43,7 +43,7 @@ def record_move(
 ) -> None:
     """A move with Preflight and WarmingUp phases, finished after ``seconds`` unless None."""
     uid = uuid.uuid4()
-    repository.record_migration_start(
+    migration_repo.record_migration_start(
         session,
         uid=uid,
         namespace="inference",
@@ -57,18 +57,18 @@ def record_move(
         started_at=started,
         replicas=2,
     )
-    repository.record_phase(
+    migration_repo.record_phase(
         session,
         migration_uid=uid,
         phase="Preflight",
         started_at=started,
         finished_at=started + timedelta(seconds=2),
     )
-    repository.record_phase(
+    migration_repo.record_phase(
         session, migration_uid=uid, phase="WarmingUp", started_at=started + timedelta(seconds=2)
     )
     if seconds is not None:
-        repository.finish_migration(
+        migration_repo.finish_migration(
             session,
             uid=uid,
             outcome=outcome,
@@ -104,7 +104,7 @@ def ledger(factory: sessionmaker[Session], database_url: str) -> str:
             session, "chat-old", workload="chat", started=NOW - timedelta(days=2), seconds=60
         )
         for minutes, action, chosen in ((10, "hold", None), (2, "move", "hubei")):
-            repository.record_decision(
+            decision_repo.record_decision(
                 session,
                 decided_at=NOW - timedelta(minutes=minutes),
                 namespace="inference",

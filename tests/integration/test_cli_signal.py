@@ -19,13 +19,12 @@ from typer.testing import CliRunner
 from orchestrator.api.gridzone import GridZoneSpec, GridZoneStatus
 from orchestrator.cli import app
 from orchestrator.devenv.procs import free_port
-from orchestrator.ledger import repository
 from orchestrator.ledger.db import session_factory
+from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.models import GridSignal
 from orchestrator.signals.auth import Credentials, TokenStore
 from orchestrator.signals.directory import ZoneDirectory
 from orchestrator.signals.ingest import Ingestor
-from orchestrator.signals.store import LedgerStore
 from orchestrator.signals.webhook import create_app
 
 TOKEN, SIGNED_TOKEN, HMAC_KEY = "tok-cli", "tok-signing", "hmac-key-cli"
@@ -54,10 +53,10 @@ class Webhook:
 
 
 @pytest.fixture(scope="module")
-def webhook(engine: Engine) -> Iterator[Webhook]:
+def webhook(engine: Engine, ledger_door: Ledger) -> Iterator[Webhook]:
     """The webhook app over the real ledger, one plain and one signing operator, zone shanghai."""
     ingestor = Ingestor(
-        sink=LedgerStore(repository, session_factory(engine)),
+        ledger=ledger_door,
         zones=ZoneDirectory(
             [Zone("shanghai", 1, GridZoneSpec.model_validate({"gridZoneID": "CN-SH"}))]
         ),

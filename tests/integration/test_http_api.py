@@ -31,16 +31,14 @@ from orchestrator.controller.context import Context
 from orchestrator.controller.http import router
 from orchestrator.devenv import Fleet
 from orchestrator.devenv.procs import free_port
-from orchestrator.ledger import repository
-from orchestrator.ledger.db import session_factory
+from orchestrator.ledger.handle import Ledger
+from orchestrator.ledger.records import MigrationSnapshot, PhaseSpan
 from orchestrator.ledger.schema import upgrade_to_head
-from orchestrator.ledger.writer import LedgerWriter, MigrationSnapshot, PhaseSpan
 from orchestrator.migration.engine import Engine
 from orchestrator.settings import Settings
 from orchestrator.signals.auth import TokenStore
 from orchestrator.signals.directory import ZoneDirectory
 from orchestrator.signals.ingest import Ingestor
-from orchestrator.signals.store import LedgerStore
 from orchestrator.signals.webhook import create_app
 
 RUN = uuid.uuid4().hex[:6]
@@ -48,17 +46,17 @@ NS = f"http-{RUN}"
 LIMIT = 4096
 
 
-def context(hub: HubClient, ledger: LedgerWriter) -> Context:
+def context(hub: HubClient, ledger: Ledger) -> Context:
     engine = Engine(hub=hub, registry=MemberRegistry(), ledger=ledger)
     return Context(
         settings=Settings(), hub=hub, registry=engine.registry, ledger=ledger, engine=engine
     )
 
 
-def app(hub: HubClient, ledger: LedgerWriter) -> FastAPI:
+def app(hub: HubClient, ledger: Ledger) -> FastAPI:
     """The webhook app with the operator's routes, composed as `gridshift run` composes it."""
     ingestor = Ingestor(
-        sink=LedgerStore(repository, session_factory(ledger.engine)),
+        ledger=ledger,
         zones=ZoneDirectory(),
         tokens=TokenStore(),
         clock=lambda: datetime.now(UTC),
@@ -79,7 +77,7 @@ def serve(served: FastAPI) -> Iterator[httpx.Client]:
 class Env:
     fleet: Fleet
     hub: HubClient
-    ledger: LedgerWriter
+    ledger: Ledger
     http: httpx.Client
 
     @property
@@ -131,7 +129,7 @@ def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     objects.create_namespaced_custom_object(
         GROUP, VERSION, NS, "migrations", _body("Migration", "chat-away", move, NS)
     )
-    ledger = LedgerWriter(database_url)
+    ledger = Ledger(database_url)
     try:
         with serve(app(hub, ledger)) as http:
             yield Env(fleet, hub, ledger, http)
@@ -161,7 +159,7 @@ def test_readyz_is_ready_with_the_real_hub_and_ledger(env: Env) -> None:
 
 def test_readyz_names_an_unreachable_ledger(env: Env) -> None:
     """A ledger nobody answers for: 503, the reason names the ledger, the hub still ok."""
-    dead = LedgerWriter(
+    dead = Ledger(
         f"postgresql+psycopg://gridshift:none@127.0.0.1:{free_port()}/gridshift",
         connect_timeout_seconds=2,
     )

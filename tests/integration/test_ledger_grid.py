@@ -17,17 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from orchestrator.devenv import procs
 from orchestrator.errors import LedgerError
 from orchestrator.ledger.db import make_engine, session_factory
-from orchestrator.ledger.models import Base, GridSignal
-from orchestrator.ledger.repository import (
-    CandidateScore,
-    decision_history,
+from orchestrator.ledger.decision_repo import decision_history, record_decision
+from orchestrator.ledger.grid_repo import (
     get_dr_event,
     mark_signal_processed,
-    record_decision,
     record_signal,
     set_dr_event_state,
     upsert_dr_event,
 )
+from orchestrator.ledger.models import Base, GridSignal
+from orchestrator.ledger.records import CandidateScore
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 TERMS = {"energy_cost": 0.4, "peak": 0.3, "green": 0.1, "latency": 0.1, "capacity": 0.1}

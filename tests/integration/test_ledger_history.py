@@ -13,20 +13,21 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from orchestrator.ledger.repository import (
-    decision_history,
+from orchestrator.ledger.decision_repo import decision_history, record_decision
+from orchestrator.ledger.grid_repo import (
     dr_events_for_zone,
-    finish_migration,
-    migration_durations,
-    migration_history,
-    recent_durations,
-    record_decision,
-    record_migration_start,
-    record_phase,
     record_signal,
     set_dr_event_state,
     signal_history,
     upsert_dr_event,
+)
+from orchestrator.ledger.migration_repo import (
+    finish_migration,
+    migration_durations,
+    migration_history,
+    recent_durations,
+    record_migration_start,
+    record_phase,
 )
 
 T0 = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)

@@ -14,13 +14,13 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator.errors import LedgerError
-from orchestrator.ledger.models import Base, Migration, MigrationPhase
-from orchestrator.ledger.repository import (
+from orchestrator.ledger.migration_repo import (
     finish_migration,
     get_migration,
     record_migration_start,
     record_phase,
 )
+from orchestrator.ledger.models import Base, Migration, MigrationPhase
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 

@@ -30,8 +30,7 @@ from orchestrator.api.common import GROUP, VERSION
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.clusters.zones import HubZones
 from orchestrator.devenv import Fleet
-from orchestrator.ledger import repository
-from orchestrator.ledger.db import make_engine, session_factory
+from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.settings import Settings
 from orchestrator.signals.auth import Credentials
@@ -192,6 +191,7 @@ class Env:
     database_url: str
     feeds: Feeds
     zones: list[str]
+    ledger: Ledger
 
     def create_zone(self, spec: dict[str, Any]) -> str:
         name = f"feed-{uuid.uuid4().hex[:8]}"
@@ -228,8 +228,9 @@ def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     api = client_from_file(fleet.kubeconfig(HUB))
-    made = Env(fleet, api, HubZones(api), database_url, server, [])
+    made = Env(fleet, api, HubZones(api), database_url, server, [], Ledger(database_url))
     yield made
+    made.ledger.close()
     server.shutdown()
     server.server_close()
     for name in made.zones:
@@ -282,13 +283,11 @@ def feed_spec(env: Env, provider: str) -> tuple[dict[str, Any], float]:
     }, 1.32
 
 
-def assemble(env: Env, clock: Clock, http: httpx.AsyncClient, **settings: Any) -> Signals[Any]:
+def assemble(env: Env, clock: Clock, http: httpx.AsyncClient, **settings: Any) -> Signals:
     """The signals package over the real ledger and hub, on ``clock``, feeds timing out at 0.5 s."""
-    engine = make_engine(env.database_url)
     return build(
         Settings(feed_timeout_seconds=0.5, **settings),
-        repository=repository,
-        sessions=session_factory(engine),
+        ledger=env.ledger,
         hub=env.hub,
         http=http,
         leader=lambda: True,
@@ -296,7 +295,7 @@ def assemble(env: Env, clock: Clock, http: httpx.AsyncClient, **settings: Any) -
     )
 
 
-async def cycle(env: Env, signals: Signals[Any], name: str) -> tuple[int, dict[str, Any]]:
+async def cycle(env: Env, signals: Signals, name: str) -> tuple[int, dict[str, Any]]:
     """Poll the zone's feed, reconcile the zone; (new signals, status in the hub)."""
     signals.service.zones.replace(
         z for z in await asyncio.to_thread(env.hub.list_zones) if z.name == name

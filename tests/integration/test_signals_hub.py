@@ -29,8 +29,8 @@ from orchestrator.api.common import GROUP, VERSION
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.clusters.zones import HubZones
 from orchestrator.devenv import Fleet
-from orchestrator.ledger import repository
-from orchestrator.ledger.db import make_engine, session_factory
+from orchestrator.ledger.db import make_engine
+from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.models import DrEvent, GridSignal
 from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.settings import Settings
@@ -39,7 +39,6 @@ from orchestrator.signals.directory import ZoneDirectory
 from orchestrator.signals.feeds import schedule_for
 from orchestrator.signals.ingest import Ingestor
 from orchestrator.signals.processor import Processor, dr_event_name
-from orchestrator.signals.store import LedgerStore
 from orchestrator.signals.webhook import create_app
 from orchestrator.signals.wiring import build
 
@@ -101,6 +100,7 @@ class Env:
     engine: Engine
     database_url: str
     zones: list[str]
+    ledger: Ledger
 
     def objects(self) -> client.CustomObjectsApi:
         return client.CustomObjectsApi(self.api)
@@ -143,7 +143,7 @@ def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     upgrade_to_head(database_url)
     api = client_from_file(fleet.kubeconfig(HUB))
     engine = make_engine(database_url)
-    made = Env(fleet, api, HubZones(api), engine, database_url, [])
+    made = Env(fleet, api, HubZones(api), engine, database_url, [], Ledger(database_url))
     yield made
     for name in made.zones:
         fleet.kubectl(HUB, "delete", "gridzone", name, "--ignore-not-found", "--wait=false")
@@ -156,6 +156,7 @@ def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
             "--ignore-not-found",
             "--wait=false",
         )
+    made.ledger.close()
     engine.dispose()
 
 
@@ -173,14 +174,13 @@ class Pipeline:
 def pipeline(env: Env, zones: ZoneDirectory, now: datetime) -> Iterator[Pipeline]:
     """The webhook app and a processor, both on ``now``'s clock."""
     clock = Clock(now)
-    store = LedgerStore(repository, session_factory(env.engine))
     ingestor = Ingestor(
-        sink=store,
+        ledger=env.ledger,
         zones=zones,
         tokens=TokenStore({OPERATOR: Credentials(TOKEN.encode())}),
         clock=clock,
     )
-    processor = Processor(store=store, hub=env.hub, clock=clock, schedules=schedule_for)
+    processor = Processor(ledger=env.ledger, hub=env.hub, clock=clock, schedules=schedule_for)
     ingestor.on_recorded = processor.touch
     with serve(create_app(ingestor)) as url:
         yield Pipeline(url, ingestor, processor, clock)
@@ -291,8 +291,7 @@ def test_processing_resumes_from_the_ledger_after_a_restart(env: Env) -> None:
     with pipeline(env, env.directory(name), now) as run:
         run.ingestor.on_recorded = None  # the process "dies" right after the commit
         notify(run.url, PEAK_SHAVING)
-    store = LedgerStore(repository, session_factory(env.engine))
-    restarted = Processor(store=store, hub=env.hub, clock=Clock(now))
+    restarted = Processor(ledger=env.ledger, hub=env.hub, clock=Clock(now))
     (zone,) = [z for z in env.hub.list_zones() if z.name == name]
     restarted.reconcile_zone(zone)
     status = env.zone(name)["status"]
@@ -360,8 +359,7 @@ def test_service_processes_webhook_signals_and_its_jobs_run(env: Env, fleet: Fle
         async with httpx.AsyncClient() as http:
             signals = build(
                 settings,
-                repository=repository,
-                sessions=session_factory(env.engine),
+                ledger=env.ledger,
                 hub=env.hub,
                 http=http,
                 leader=lambda: True,

@@ -29,8 +29,7 @@ from orchestrator.clusters.kube import client_from_file
 from orchestrator.clusters.zones import HubZones
 from orchestrator.devenv import Fleet
 from orchestrator.errors import SignalError
-from orchestrator.ledger import repository
-from orchestrator.ledger.db import make_engine, session_factory
+from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.settings import Settings
 from orchestrator.signals.wiring import build
@@ -114,6 +113,7 @@ class Env:
     database_url: str
     vtn: Vtn
     zones: list[str]
+    ledger: Ledger
 
     def create_zone(self, spec: dict[str, Any]) -> str:
         name = f"report-{uuid.uuid4().hex[:8]}"
@@ -161,10 +161,11 @@ def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     upgrade_to_head(database_url)
     vtn = Vtn()
     api = client_from_file(fleet.kubeconfig(HUB))
-    made = Env(api, HubZones(api), database_url, vtn, [])
+    made = Env(api, HubZones(api), database_url, vtn, [], Ledger(database_url))
     with serve(vtn_app(vtn)) as url:
         vtn.url = url
         yield made
+    made.ledger.close()
     for name in made.zones:
         fleet.kubectl(HUB, "delete", "gridzone", name, "--ignore-not-found", "--wait=false")
     fleet.kubectl(HUB, "delete", "secret", SECRET, "-n", NAMESPACE, "--ignore-not-found")
@@ -177,8 +178,7 @@ def report(env: Env, **outcome: Any) -> bool:
         async with httpx.AsyncClient() as http:
             signals = build(
                 Settings(openadr_client_name=f"gs-{RUN}"),
-                repository=repository,
-                sessions=session_factory(make_engine(env.database_url)),
+                ledger=env.ledger,
                 hub=env.hub,
                 http=http,
                 leader=lambda: True,

@@ -24,14 +24,13 @@ from served import serve
 from sqlalchemy import Engine, func, select
 
 from orchestrator.api.gridzone import GridZoneSpec, GridZoneStatus
-from orchestrator.ledger import repository
-from orchestrator.ledger.db import make_engine, session_factory
+from orchestrator.ledger.db import make_engine
+from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.models import GridSignal
 from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.signals.auth import Credentials, TokenStore, sign
 from orchestrator.signals.directory import ZoneDirectory
 from orchestrator.signals.ingest import Ingestor
-from orchestrator.signals.store import LedgerStore
 from orchestrator.signals.webhook import create_app
 
 TOKEN, SIGNED_TOKEN, HMAC_KEY = "tok-sh", "tok-vtn", b"hmac-key-vtn"
@@ -79,10 +78,10 @@ class Webhook:
             return int(connection.execute(query).scalar_one())
 
 
-def build_app(engine: Engine, recorded: list[set[str]]) -> Any:
+def build_app(ledger: Ledger, recorded: list[set[str]]) -> Any:
     """The app over the real ledger, two operators (one signing) and the test zones."""
     ingestor = Ingestor(
-        sink=LedgerStore(repository, session_factory(engine)),
+        ledger=ledger,
         zones=ZoneDirectory(ZONES),
         tokens=TokenStore(
             {
@@ -101,9 +100,11 @@ def webhook(database_url: str) -> Iterator[Webhook]:
     """The webhook on loopback over the session's PostgreSQL at head."""
     upgrade_to_head(database_url)
     engine = make_engine(database_url)
+    ledger = Ledger(database_url)
     recorded: list[set[str]] = []
-    with serve(build_app(engine, recorded)) as url:
+    with serve(build_app(ledger, recorded)) as url:
         yield Webhook(url, engine, recorded)
+    ledger.close()
     engine.dispose()
 
 
@@ -306,10 +307,10 @@ def test_openadr_echo_and_notifications(webhook: Webhook) -> None:
 
 def test_unreachable_ledger_answers_503_and_acknowledges_nothing() -> None:
     """With PostgreSQL unreachable the answer is 503 with Retry-After, never 200."""
-    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_timeout_seconds=2)
-    with serve(build_app(engine, [])) as url:
+    ledger = Ledger("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_timeout_seconds=2)
+    with serve(build_app(ledger, [])) as url:
         answer = post(url, {"signals": [entry("lost-1")]})
-    engine.dispose()
+    ledger.close()
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "5"
 

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from orchestrator.api.drevent import DemandResponseEventSpec
 from orchestrator.signals.model import DrOrder
-from orchestrator.signals.processor import dr_event_name, dr_event_spec
-from orchestrator.signals.store import dr_event_key
+from orchestrator.signals.processor import dr_event_key, dr_event_name, dr_event_spec
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 START = datetime(2026, 7, 15, 4, tzinfo=UTC)

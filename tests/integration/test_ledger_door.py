@@ -1,0 +1,165 @@
+"""The ledger's one door against a real PostgreSQL: transactions, plain records, one error tree."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from orchestrator.devenv.procs import free_port
+from orchestrator.errors import LedgerError, LedgerInputError
+from orchestrator.ledger.db import transaction
+from orchestrator.ledger.handle import Ledger
+from orchestrator.ledger.records import (
+    DrOrderInput,
+    MigrationSnapshot,
+    PhaseSpan,
+    SignalInput,
+)
+
+T0 = datetime(2026, 7, 15, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def door(ledger_door: Ledger, factory: sessionmaker[Session]) -> Ledger:
+    """The door on a ledger emptied for this test."""
+    return ledger_door
+
+
+def signal(external_id: str, *, kind: str = "price", value: float | None = 1.2) -> SignalInput:
+    return SignalInput(
+        source="native:sgcc-sh",
+        external_id=external_id,
+        zone="shanghai",
+        kind=kind,
+        interval_start=T0,
+        interval_end=T0 + timedelta(hours=1),
+        value=value,
+        unit="CNY/kWh",
+        payload={"id": external_id},
+    )
+
+
+def order(**changes: object) -> DrOrderInput:
+    fields: dict[str, object] = {
+        "source": "native:sgcc-sh",
+        "external_id": "shanghai/dr-0042",
+        "zone": "shanghai",
+        "kind": "shed",
+        "target_kw": 500.0,
+        "window_start": T0,
+        "window_end": T0 + timedelta(hours=2),
+        "response_deadline_seconds": 180,
+        "k8s_name": "shanghai-dr-0042-abc",
+    }
+    return DrOrderInput(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def test_a_failure_at_commit_is_a_ledger_error(
+    engine: Engine, factory: sessionmaker[Session]
+) -> None:
+    """A constraint PostgreSQL checks only at COMMIT fails the transaction as LedgerError."""
+
+    def deferred_violation() -> None:
+        with transaction(factory, "committing a deferred row") as session:
+            session.execute(text("CREATE TEMP TABLE parent (id int PRIMARY KEY) ON COMMIT DROP"))
+            session.execute(
+                text(
+                    "CREATE TEMP TABLE child (parent int REFERENCES parent "
+                    "DEFERRABLE INITIALLY DEFERRED) ON COMMIT DROP"
+                )
+            )
+            session.execute(text("INSERT INTO child VALUES (7)"))  # accepted until COMMIT
+
+    with pytest.raises(LedgerError, match="committing a deferred row failed") as raised:
+        deferred_violation()
+    assert "violates foreign key constraint" in str(raised.value)
+
+
+def test_signals_are_recorded_all_or_none(door: Ledger) -> None:
+    """A batch with one refused signal records nothing; the refusal is a LedgerInputError."""
+    with pytest.raises(LedgerInputError, match="kind must be one of") as raised:
+        door.record_signals([signal("ok-1"), signal("bad-1", kind="weather")])
+    assert isinstance(raised.value, ValueError)
+    assert door.zone_signals("shanghai", since=T0, until=T0 + timedelta(hours=1)) == []
+
+    first = door.record_signals([signal("ok-1"), signal("ok-2")])
+    again = door.record_signals([signal("ok-1")])
+    assert [created for _, created in first] == [True, True]
+    assert again == [(first[0][0], False)]
+    rows = door.zone_signals("shanghai", since=T0, until=T0 + timedelta(minutes=1))
+    assert [r.external_id for r in rows] == ["ok-1", "ok-2"]
+    door.mark_signals_processed([rows[0].id], at=T0)
+    (done, waiting) = door.zone_signals("shanghai", since=T0, until=T0 + timedelta(hours=1))
+    assert (done.processed_at, waiting.processed_at) == (T0, None)
+
+
+def test_a_cancelled_order_stays_cancelled(door: Ledger) -> None:
+    """Orders revise the event; a cancel ends it, and a later revision does not revive it."""
+    assert door.apply_dr_order(order(cancelled=True)) is None  # never recorded
+    first = door.apply_dr_order(order())
+    assert first is not None
+    assert (first.state, first.target_kw) == ("Scheduled", 500)
+    revised = door.apply_dr_order(order(target_kw=600.0))
+    assert revised is not None
+    assert (revised.id, revised.target_kw) == (first.id, 600)
+    assert [e.id for e in door.open_dr_events("shanghai")] == [first.id]
+    cancelled = door.apply_dr_order(order(cancelled=True))
+    assert cancelled is not None
+    assert cancelled.state == "Cancelled"
+    later = door.apply_dr_order(order(target_kw=700.0))
+    assert later is not None
+    assert (later.state, later.target_kw) == ("Cancelled", 600)
+    assert door.open_dr_events("shanghai") == []
+
+
+def test_a_migration_snapshot_is_written_once_however_often_it_is_sent(door: Ledger) -> None:
+    """The engine sends the same snapshot after every phase; the ledger keeps one row of each."""
+    uid = str(uuid.uuid4())
+    phases = (
+        PhaseSpan("Pending", T0, T0 + timedelta(seconds=1)),
+        PhaseSpan("Preflight", T0 + timedelta(seconds=1)),
+    )
+    snapshot = MigrationSnapshot(
+        uid=uid,
+        namespace="inference",
+        name="chat-72b-demandresponse-x1",
+        workload="chat-72b",
+        from_cluster="shanghai",
+        to_cluster="hubei",
+        reason="shed",
+        trigger="DemandResponse",
+        deadline_seconds=180,
+        started_at=T0,
+        replicas=2,
+        kw_moved=0.0,
+        phases=phases,
+    )
+    door.record(snapshot)
+    door.record(snapshot)
+    (found,) = door.migration_history(namespace="inference")
+    assert (str(found.uid), found.phase, [p.phase for p in found.phases]) == (
+        uid,
+        "Preflight",
+        ["Pending", "Preflight"],
+    )
+
+
+def test_an_unreachable_ledger_raises_ledger_error_from_every_door() -> None:
+    """Nobody listening: ping, reads and writes all fail as LedgerError, naming what failed."""
+    door = Ledger(
+        f"postgresql+psycopg://gridshift:none@127.0.0.1:{free_port()}/none",
+        connect_timeout_seconds=2,
+    )
+    try:
+        with pytest.raises(LedgerError, match="reaching the ledger failed"):
+            door.ping()
+        with pytest.raises(LedgerError, match="recording signal native:sgcc-sh lost failed"):
+            door.record_signals([signal("lost")])
+        with pytest.raises(LedgerError, match="reading migration history failed"):
+            door.migration_history()
+    finally:
+        door.close()
