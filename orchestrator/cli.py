@@ -3,7 +3,8 @@
 Commands parse their arguments and call functions; rendering lives in :mod:`orchestrator.views`.
 Here: ``version``, ``crds``, ``run``, ``migrate`` and the local fleet (``dev up | status | env |
 down | stop-apiserver | start-apiserver``). ``status``, ``migrations`` and ``decisions`` are in
-:mod:`orchestrator.cli_fleet`; ``signal send`` is in :mod:`orchestrator.cli_signal`.
+:mod:`orchestrator.cli_fleet`; ``why`` and ``report`` in :mod:`orchestrator.cli_ledger`;
+``signal send`` in :mod:`orchestrator.cli_signal`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator import __version__, cli_fleet, cli_signal, logs
+from orchestrator import __version__, cli_fleet, cli_ledger, cli_signal, logs
 from orchestrator.api import crdgen
 from orchestrator.devenv import Fleet, default_cluster_specs, locate_binaries
 from orchestrator.devenv.fleet import DEFAULT_CLUSTERS, STATE_FILE
@@ -31,6 +32,7 @@ dev = typer.Typer(
 )
 app.add_typer(dev, name="dev")
 cli_fleet.register(app)
+cli_ledger.register(app)
 app.add_typer(cli_signal.signal, name="signal")
 
 console = Console(soft_wrap=True, highlight=False)

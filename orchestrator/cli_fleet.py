@@ -42,7 +42,7 @@ def fail(exc: GridshiftError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def parse_since(text: str, *, now: datetime) -> datetime:
+def parse_since(text: str, *, now: datetime, hint: str = "--since") -> datetime:
     """``90s``, ``15m``, ``1h``, ``7d``, ``2w`` before ``now``, or an RFC 3339 time with offset."""
     match = _DURATION.match(text)
     if match:
@@ -55,7 +55,7 @@ def parse_since(text: str, *, now: datetime) -> datetime:
         raise typer.BadParameter(
             f"{text!r} is neither a duration (30m, 6h, 7d, 2w) nor a time with an offset "
             "(2026-07-15T12:00:00+08:00)",
-            param_hint="--since",
+            param_hint=hint,
         )
     return moment
 

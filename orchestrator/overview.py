@@ -1,17 +1,18 @@
 """What the ``gridshift`` command reads: the hub's objects as status rows, and the ledger.
 
 :func:`rows_from_objects` is pure (objects and ``now`` in, rows out); :func:`fetch` lists the
-objects from the hub; :func:`follow` watches one Migration; :func:`read_migrations` and
-:func:`read_decisions` read the ledger. Each failure leaves as a ``GridshiftError`` whose message
-says what to set or check.
+objects from the hub; :func:`follow` watches one Migration; :func:`read_migrations`,
+:func:`read_decisions`, :func:`read_why` and :func:`read_report` read the ledger. Each failure
+leaves as a ``GridshiftError`` whose message says what to set or check.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,10 +22,11 @@ from orchestrator.api.migration import MigrationStatus
 from orchestrator.api.workload import InferenceWorkloadStatus
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import KubeError, client_from_file
-from orchestrator.errors import ClusterError, ConfigError
+from orchestrator.errors import ClusterError, ConfigError, LedgerNotFound
 from orchestrator.ledger.handle import Ledger
-from orchestrator.ledger.records import DecisionRecord, MigrationRecord
+from orchestrator.ledger.records import DecisionRecord, MigrationRecord, WhyRecord
 from orchestrator.planner.model import Plan
+from orchestrator.report.compliance import DayReport, event_report
 from orchestrator.settings import Settings
 from orchestrator.views import ClusterRow, MoveRow, Overview, WorkloadRow, ZoneRow
 
@@ -256,6 +258,46 @@ def read_decisions(url: str, *, namespace: str, workload: str, limit: int) -> li
         return ledger.decision_history(namespace=namespace, workload=workload, limit=limit)
     finally:
         ledger.close()
+
+
+def read_why(url: str, *, namespace: str, workload: str, at: datetime) -> WhyRecord:
+    """Why the workload moved at ``at``; ``LedgerNotFound`` when no move of it started by then."""
+    ledger = Ledger(url, connect_timeout_seconds=10)
+    try:
+        found = ledger.why(namespace=namespace, workload=workload, at=at)
+    finally:
+        ledger.close()
+    if found is None:
+        raise LedgerNotFound(
+            f"the ledger holds no move of {namespace}/{workload} started by {at.isoformat()}"
+        )
+    return found
+
+
+def read_report(
+    url: str,
+    *,
+    event: str | None,
+    day: date,
+    timezone: ZoneInfo,
+    zone: str | None,
+    now: datetime,
+) -> DayReport:
+    """The DR compliance report of ``event``, or of every event whose window opened on ``day``
+    (in ``timezone``, of ``zone`` if given), from the ledger as it is at ``now``."""
+    start = datetime.combine(day, time(0), tzinfo=timezone)
+    ledger = Ledger(url, connect_timeout_seconds=10)
+    try:
+        inputs = ledger.report_inputs(
+            event=event, since=start, until=start + timedelta(days=1), zone=zone
+        )
+    finally:
+        ledger.close()
+    if event is not None and not inputs:
+        raise LedgerNotFound(f"the ledger holds no DR event whose object is {event!r}")
+    reports = tuple(event_report(i, now=now) for i in inputs)
+    label = day if event is None else reports[0].window_start.astimezone(timezone).date()
+    return DayReport(day=label.isoformat(), timezone=str(timezone), events=reports)
 
 
 # -- a one-off plan ---------------------------------------------------------------------------

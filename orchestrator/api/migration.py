@@ -52,6 +52,14 @@ class Reason(Model):
         default=None, description="demandResponseEvent it helps to meet."
     )
     policy: DNSSubdomain | None = Field(default=None, description="policy that chose it.")
+    decision_id: int | None = Field(
+        default=None,
+        alias="decisionID",
+        ge=1,
+        le=2**53 - 1,  # the API server checks bounds as float64: keep it exact
+        description="decisionID: the ledger's planner decision that chose this move (set by "
+        "the planner; `gridshift why` follows it to the decision's candidates and signals).",
+    )
 
 
 class MigrationSpec(Model):

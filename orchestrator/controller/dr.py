@@ -1,8 +1,10 @@
 """Keep every DemandResponseEvent's status true: kW shed, response start, Met or Missed.
 
 After each plan the loop calls :meth:`DemandResponses.update`; it writes an event's status only
-when it changed, posts a Kubernetes Event when the state changes, and hands Met and Missed
-outcomes of OpenADR events to ``report`` (the VTN report), once per outcome.
+when it changed, posts a Kubernetes Event when the state changes, records how the event stands in
+the ledger (its state, outcome and a point of its shed curve; best effort: the status is the
+record while the ledger is away), and hands Met and Missed outcomes of OpenADR events to
+``report`` (the VTN report), once per outcome.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from orchestrator.api.drevent import DemandResponseEventSpec, DemandResponseEven
 from orchestrator.api.migration import MigrationSpec
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import KubeError
-from orchestrator.controller.drstatus import MoveForEvent, account, changed
+from orchestrator.controller.drstatus import MoveForEvent, account, changed, zone_load_kw
 from orchestrator.controller.snapshot import HubObjects
+from orchestrator.errors import LedgerError
+from orchestrator.ledger.handle import Ledger
+from orchestrator.ledger.records import DrObservation
 from orchestrator.planner.model import Snapshot
 from orchestrator.signals.service import SignalService
 
@@ -64,10 +69,13 @@ def _moves_by_event(
 class DemandResponses:
     """Writes DemandResponseEvents' status from what the fleet did."""
 
-    def __init__(self, hub: HubClient, report: Report | None = None) -> None:
+    def __init__(self, hub: HubClient, ledger: Ledger, report: Report | None = None) -> None:
         self.hub = hub
+        self.ledger = ledger
         self.report = report
         self._tried: dict[str, datetime] = {}
+        self._final: set[str] = set()
+        """Events whose ledger row is Ended or Cancelled: nothing more to record."""
         self._no_vtn: set[str] = set()
 
     async def update(
@@ -102,6 +110,7 @@ class DemandResponses:
                 metrics.dr_event_ended(name)
             elif now >= spec.window.start:
                 metrics.dr_shed(name, shed_kw=new.achieved_kw, target_kw=spec.shed_kw)
+            await self._observe(name, spec, new, snapshot, zones, in_flight_kw, now)
             if changed(old, new) and not await self._write(name, new):
                 continue
             if new.state != old.state:
@@ -120,6 +129,45 @@ class DemandResponses:
                     warning=new.state == "Missed",
                 )
             await self._report(obj, spec, new, snapshot, zones, now)
+
+    async def _observe(
+        self,
+        name: str,
+        spec: DemandResponseEventSpec,
+        status: DemandResponseEventStatus,
+        snapshot: Snapshot,
+        zones: dict[str, str],
+        in_flight_kw: float,
+        now: datetime,
+    ) -> None:
+        """Record in the ledger how the event stands (a failure is logged: the next round
+        records it again)."""
+        if name in self._final:
+            return
+        observation = DrObservation(
+            k8s_name=name,
+            zone=spec.zone,
+            kind="shed" if spec.shed_kw is not None else "import_cap",
+            target_kw=spec.shed_kw if spec.shed_kw is not None else spec.import_cap_kw or 0.0,
+            window_start=spec.window.start,
+            window_end=spec.window.end,
+            response_deadline_seconds=spec.response_deadline_seconds,
+            state=status.state,
+            shed_kw=status.achieved_kw,
+            in_flight_kw=round(in_flight_kw, 3),
+            zone_load_kw=zone_load_kw(snapshot.workloads, zones, spec.zone),
+            missing_kw=status.missing_kw,
+            responded_at=status.responded_at,
+            met_at=status.met_at,
+            message=status.message,
+        )
+        try:
+            row = await asyncio.to_thread(self.ledger.observe_dr_event, observation, at=now)
+        except LedgerError as exc:
+            log.warning("demandresponseevent=%s not recorded in the ledger: %s", name, exc)
+            return
+        if row.state in ("Ended", "Cancelled"):
+            self._final.add(name)
 
     async def _write(self, name: str, status: DemandResponseEventStatus) -> bool:
         try:
@@ -155,13 +203,9 @@ class DemandResponses:
         if tried is not None and now - tried < REPORT_RETRY:
             return
         self._tried[name] = now
-        load = sum(
-            w.kw
-            for w in snapshot.workloads
-            if w.current_cluster is not None and zones.get(w.current_cluster) == spec.zone
-        )
+        load = zone_load_kw(snapshot.workloads, zones, spec.zone)
         try:
-            sent = await self.report(obj, status, round(load, 3))
+            sent = await self.report(obj, status, load)
         except Exception as exc:  # a report is best effort; the status is the record
             log.warning(
                 "demandresponseevent=%s report to the VTN failed (retried in %.0f s): %s",

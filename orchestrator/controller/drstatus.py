@@ -38,6 +38,18 @@ def _kw(value: float) -> float:
     return round(max(0.0, value), 3)
 
 
+def zone_load_kw(
+    workloads: Sequence[Workload], cluster_zones: Mapping[str, str], zone: str
+) -> float:
+    """kW drawn by the workloads running in ``zone`` now."""
+    return _kw(
+        sum(
+            w.kw for w in workloads
+            if w.current_cluster is not None and cluster_zones.get(w.current_cluster) == zone
+        )
+    )  # fmt: skip
+
+
 def account(
     *,
     spec: DemandResponseEventSpec,
@@ -60,12 +72,7 @@ def account(
         if w.current_cluster is not None and cluster_zones.get(w.current_cluster) != zone
     ]  # fmt: skip
     achieved = _kw(sum(w.kw for w in away))
-    load = _kw(
-        sum(
-            w.kw for w in workloads
-            if w.current_cluster is not None and cluster_zones.get(w.current_cluster) == zone
-        )
-    )  # fmt: skip
+    load = zone_load_kw(workloads, cluster_zones, zone)
     if spec.shed_kw is not None:
         target_text = f"shed {spec.shed_kw:g} kW"
         missing = _kw(spec.shed_kw - achieved)

@@ -8,10 +8,11 @@ pre-emptive move's start, the end of a dwell or hysteresis period) become APSche
 jobs with fixed ids; after a restart the first plan derives them again from the same state, so
 none is lost.
 
-Applying a plan: a Migration per intent (not under a dryRun policy) with the reason — trigger,
-signal id, DemandResponseEvent, policy — in its spec; the decisions in the ledger (a workload's
-decision is written when it differs from the last one written, and at least every
-``DECISION_REFRESH``); DemandResponseEvents' and MigrationPolicies' status.
+Applying a plan: the decisions that start moves in the ledger first, then a Migration per intent
+(not under a dryRun policy) with the reason — trigger, signal id, DemandResponseEvent, policy,
+the ledger's decision id — in its spec (see :mod:`orchestrator.controller.decisions` for the
+ledger being away); the other decisions; DemandResponseEvents' (also in the ledger) and
+MigrationPolicies' status.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -32,28 +32,30 @@ from orchestrator.api.common import API_VERSION, GROUP, VERSION
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import KubeError
 from orchestrator.controller import policystatus
+from orchestrator.controller.decisions import CARRIED, DecisionLog, carried, decision_input
 from orchestrator.controller.dr import DemandResponses
 from orchestrator.controller.snapshot import HubObjects, build, read_hub
 from orchestrator.errors import LedgerError
-from orchestrator.ledger.records import CandidateScore, DecisionInput
+from orchestrator.ledger.records import DecisionInput
 from orchestrator.planner import plan as make_plan
-from orchestrator.planner.model import Decision, Intent, LevelChange, Plan, Snapshot
+from orchestrator.planner.model import Intent, LevelChange, Plan, Snapshot
 
 if TYPE_CHECKING:
     from orchestrator.controller.context import Context
 
 log = logging.getLogger(__name__)
 
-DECISION_REFRESH = timedelta(minutes=10)
 LEARNING_WINDOW = timedelta(days=30)
 LEVEL_HISTORY = timedelta(days=1)
-MAX_UNRECORDED = 10000
 MAX_WAKE_JOBS = 32
 DEBOUNCE_SECONDS = 0.5
 
 
-def migration_body(intent: Intent) -> dict[str, Any]:
-    """The Migration an intent asks for."""
+def migration_body(
+    intent: Intent, *, decision_id: int | None = None, decision: DecisionInput | None = None
+) -> dict[str, Any]:
+    """The Migration an intent asks for, naming its decision in the ledger (``decision_id``) or,
+    while the ledger is away, carrying it (``decision``)."""
     reason: dict[str, Any] = {"trigger": intent.trigger, "message": intent.message[:1024]}
     if intent.signal_id:
         reason["signalID"] = intent.signal_id[:253]
@@ -61,15 +63,20 @@ def migration_body(intent: Intent) -> dict[str, Any]:
         reason["demandResponseEvent"] = intent.demand_response_event
     if intent.policy:
         reason["policy"] = intent.policy
+    if decision_id is not None:
+        reason["decisionID"] = decision_id
     short = intent.trigger.lower()[:14]
+    metadata: dict[str, Any] = {
+        "generateName": f"{intent.workload[:40]}-{short}-",
+        "namespace": intent.namespace,
+        "labels": {"gridshift.io/workload": intent.workload[:63]},
+    }
+    if decision_id is None and decision is not None:
+        metadata["annotations"] = {CARRIED: carried(decision)}
     return {
         "apiVersion": API_VERSION,
         "kind": "Migration",
-        "metadata": {
-            "generateName": f"{intent.workload[:40]}-{short}-",
-            "namespace": intent.namespace,
-            "labels": {"gridshift.io/workload": intent.workload[:63]},
-        },
+        "metadata": metadata,
         "spec": {
             "workload": intent.workload,
             "fromCluster": intent.from_cluster,
@@ -78,22 +85,6 @@ def migration_body(intent: Intent) -> dict[str, Any]:
             "reason": reason,
         },
     }
-
-
-def decision_row(decision: Decision) -> DecisionInput:
-    """The ledger's row for one decision."""
-    return DecisionInput(
-        namespace=decision.namespace,
-        workload=decision.workload,
-        zone=decision.zone,
-        action=decision.action,
-        reason=decision.reason,
-        chosen_cluster=decision.chosen_cluster,
-        candidates=tuple(
-            CandidateScore(cluster=c.cluster, total=c.total, terms=dict(c.terms))
-            for c in decision.candidates
-        ),
-    )
 
 
 def _level(zone: dict[str, Any]) -> int:
@@ -123,13 +114,12 @@ class Planner:
     def __init__(self, ctx: Context, *, interval_seconds: float = 15.0) -> None:
         self.ctx = ctx
         self.interval_seconds = interval_seconds
-        self.dr = DemandResponses(ctx.hub, report=ctx.dr_report)
+        self.dr = DemandResponses(ctx.hub, ctx.ledger, report=ctx.dr_report)
+        self.decisions = DecisionLog(ctx.ledger)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._levels: dict[str, list[LevelChange]] = {}
-        self._written: dict[tuple[str, str], tuple[tuple[object, ...], datetime]] = {}
-        self._unrecorded: list[tuple[datetime, str, DecisionInput]] = []
         self._durations: dict[tuple[str, str], list[float]] = {}
         self._seen: dict[tuple[str, str], object] = {}
 
@@ -207,8 +197,11 @@ class Planner:
                 seconds,
                 ", ".join(f"{i.namespace}/{i.workload}->{i.to_cluster}" for i in plan.intents),
             )
-        created = await self._create(plan)
-        await self._record(plan, now)
+        moves, rest = self._decision_rows(plan, snapshot, now)
+        ids = await self.decisions.write_moves(list(moves.values()))
+        created = await self._create(plan, moves, ids)
+        await self.decisions.write_rest(rest, now)
+        await self.decisions.relay([*objects.migrations, *created])
         await self.dr.update(objects, snapshot, now, created=created)
         await asyncio.to_thread(policystatus.update, self.ctx.hub, objects, snapshot, plan, now)
         self._schedule(plan.wake_at, now)
@@ -226,14 +219,46 @@ class Planner:
             while len(history) > 1 and history[1].at <= cutoff:
                 history.pop(0)
 
-    async def _create(self, plan: Plan) -> list[dict[str, Any]]:
+    def _decision_rows(
+        self, plan: Plan, snapshot: Snapshot, now: datetime
+    ) -> tuple[dict[tuple[str, str], DecisionInput], list[DecisionInput]]:
+        """The plan's decisions as ledger rows: those starting a Migration, and the others."""
+        plan_id = self.decisions.plan_id(now)
+        zones = {c.name: c.zone for c in snapshot.clusters}
+        intents = {(i.namespace, i.workload): i for i in plan.intents}
+        moves: dict[tuple[str, str], DecisionInput] = {}
+        rest: list[DecisionInput] = []
+        for decision in plan.decisions:
+            key = (decision.namespace, decision.workload)
+            intent = intents.get(key)
+            row = decision_input(
+                decision, intent, decided_at=now, plan_id=plan_id, cluster_zones=zones
+            )
+            if intent is not None and not intent.dry_run:
+                moves[key] = row
+            else:
+                rest.append(row)
+        return moves, rest
+
+    async def _create(
+        self,
+        plan: Plan,
+        decisions: Mapping[tuple[str, str], DecisionInput],
+        ids: Mapping[tuple[str, str], int] | None,
+    ) -> list[dict[str, Any]]:
         created: list[dict[str, Any]] = []
         for intent in plan.intents:
             if intent.dry_run:
                 continue
+            key = (intent.namespace, intent.workload)
+            body = migration_body(
+                intent,
+                decision_id=None if ids is None else ids.get(key),
+                decision=decisions.get(key),
+            )
             try:
                 obj = await asyncio.to_thread(
-                    self.ctx.hub.create, "migrations", intent.namespace, migration_body(intent)
+                    self.ctx.hub.create, "migrations", intent.namespace, body
                 )
             except KubeError as exc:
                 log.warning(
@@ -257,39 +282,6 @@ class Planner:
                 intent.kw,
             )
         return created
-
-    async def _record(self, plan: Plan, now: datetime) -> None:
-        plan_id = f"plan-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        for decision in plan.decisions:
-            key = (decision.namespace, decision.workload)
-            fingerprint = (
-                decision.action,
-                decision.chosen_cluster,
-                decision.trigger,
-                decision.reason,
-            )
-            last = self._written.get(key)
-            if last is not None and last[0] == fingerprint and now - last[1] < DECISION_REFRESH:
-                continue
-            self._written[key] = (fingerprint, now)
-            self._unrecorded.append((now, plan_id, decision_row(decision)))
-        del self._unrecorded[:-MAX_UNRECORDED]
-        if not self._unrecorded:
-            return
-        pending = list(self._unrecorded)
-        try:
-            await asyncio.to_thread(self._write, pending)
-        except LedgerError as exc:
-            log.warning("%d decision(s) wait for the ledger: %s", len(pending), exc)
-            return
-        self._unrecorded = self._unrecorded[len(pending) :]
-
-    def _write(self, pending: list[tuple[datetime, str, DecisionInput]]) -> None:
-        by_plan: dict[tuple[datetime, str], list[DecisionInput]] = {}
-        for decided_at, plan_id, row in pending:
-            by_plan.setdefault((decided_at, plan_id), []).append(row)
-        for (decided_at, plan_id), rows in by_plan.items():
-            self.ctx.ledger.record_decisions(rows, decided_at=decided_at, plan_id=plan_id)
 
     def _schedule(self, wake_at: tuple[datetime, ...], now: datetime) -> None:
         if self._scheduler is None:

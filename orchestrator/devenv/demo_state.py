@@ -14,7 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-LEDGER_TABLES = ("grid_signals", "dr_events", "decisions", "migrations", "migration_phases")
+LEDGER_TABLES = (
+    "grid_signals",
+    "dr_events",
+    "dr_event_transitions",
+    "dr_event_samples",
+    "decisions",
+    "decision_signals",
+    "migrations",
+    "migration_phases",
+)
 ENDED = frozenset({"Completed", "RolledBack", "Failed"})
 FLEXIBLE_LABEL = "gridshift.io/flexible"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

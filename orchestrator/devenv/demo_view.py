@@ -218,9 +218,14 @@ def summary_view(summary: Summary, *, explore: Mapping[str, str]) -> RenderableT
         f"({summary.kwh_moved:,.0f} kWh run elsewhere; kW moved x price difference x "
         "simulated hours away, at the tariff prices the demo posted)\n"
     )
+    report = (
+        f", `gridshift report --event {dispatch.event.name} --chart dispatch.svg`"
+        if dispatch is not None and dispatch.event is not None
+        else ", `gridshift report`"
+    )
     lines.append(
         f"ledger: {redact(summary.database_url)}, tables {', '.join(LEDGER_TABLES)}; "
-        "read it with `gridshift migrations`\n"
+        f"read it with `gridshift migrations`, `gridshift why`{report}\n"
     )
     if summary.operator_log:
         lines.append(f"operator log: {summary.operator_log}\n")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from orchestrator.errors import LedgerConflict, LedgerNotFound
 from orchestrator.ledger import validate, vocab
 from orchestrator.ledger.db import ledger_errors
+from orchestrator.ledger.dr_repo import enter_state
 from orchestrator.ledger.models import DrEvent, GridSignal
 from orchestrator.ledger.records import DrEventRecord, SignalRecord
 from orchestrator.ledger.rows import dr_event_record, signal_record
@@ -142,12 +143,13 @@ def upsert_dr_event(
     window_end: datetime | None,
     response_deadline_seconds: int,
     k8s_name: str | None = None,
+    at: datetime | None = None,
 ) -> tuple[int, bool]:
     """Record a demand-response event, or update it when the source revises it; (id, created).
 
-    A new event starts ``Scheduled``. A revision updates what the source controls (zone, kind,
-    target, window, deadline) and leaves the response's state alone; ``k8s_name`` is kept unless
-    a new one is given.
+    A new event starts ``Scheduled`` (a transition at ``at``, else the transaction's time). A
+    revision updates what the source controls (zone, kind, target, window, deadline) and leaves
+    the response's state alone; ``k8s_name`` is kept unless a new one is given.
     """
     start = validate.aware("window_start", window_start)
     end = validate.optional_aware("window_end", window_end)
@@ -185,6 +187,7 @@ def upsert_dr_event(
             .returning(DrEvent.id)
         ).scalar_one_or_none()
         if inserted is not None:
+            enter_state(session, inserted, "Scheduled", at, None)
             return inserted, True
         changes = {**revisable, "updated_at": func.now()}
         if name is not None:
@@ -208,8 +211,11 @@ def set_dr_event_state(
     achieved_kw: Decimal | float | None = None,
     responded_at: datetime | None = None,
     k8s_name: str | None = None,
+    at: datetime | None = None,
 ) -> DrEventRecord:
-    """Set a DR event's state; ``achieved_kw``, ``responded_at`` and ``k8s_name`` when given."""
+    """Set a DR event's state; ``achieved_kw``, ``responded_at`` and ``k8s_name`` when given.
+
+    A change of state is a transition at ``at`` (else the transaction's time)."""
     validate.integer("event_id", event_id, minimum=1, maximum=2**63 - 1)
     changes: dict[str, object] = {
         "state": validate.one_of("state", state, vocab.DR_EVENT_STATES),
@@ -224,6 +230,9 @@ def set_dr_event_state(
     if k8s_name is not None:
         changes["k8s_name"] = validate.text("k8s_name", k8s_name, max_len=vocab.NAME_MAX)
     with ledger_errors(f"setting the state of DR event {event_id}"):
+        before = session.execute(
+            select(DrEvent.state).where(DrEvent.id == event_id).with_for_update()
+        ).scalar_one_or_none()
         row = session.scalars(
             update(DrEvent)
             .where(DrEvent.id == event_id)
@@ -233,6 +242,8 @@ def set_dr_event_state(
         ).one_or_none()
         if row is None:
             raise LedgerNotFound(f"no DR event with id {event_id}")
+        if before != row.state:
+            enter_state(session, event_id, row.state, at, None)
         return dr_event_record(row)
 
 
@@ -271,4 +282,45 @@ def dr_events_for_zone(
         validate.limit(limit, maximum=vocab.HISTORY_LIMIT_MAX)
     )
     with ledger_errors(f"reading DR events of zone {zone}"):
+        return [dr_event_record(row) for row in session.scalars(query)]
+
+
+def dr_event_id_named(session: Session, k8s_name: str) -> int | None:
+    """The id of the DR event whose Kubernetes object is ``k8s_name``, if recorded."""
+    return session.execute(
+        select(DrEvent.id).where(DrEvent.k8s_name == k8s_name)
+    ).scalar_one_or_none()
+
+
+def link_dr_signals(session: Session, *, event_id: int, signal_ids: Collection[int]) -> None:
+    """Note that the ``dr_event`` signals ``signal_ids`` ordered the DR event ``event_id``."""
+    validate.integer("event_id", event_id, minimum=1, maximum=2**63 - 1)
+    ids = [validate.integer("signal id", i, minimum=1, maximum=2**63 - 1) for i in signal_ids]
+    if not ids:
+        return
+    with ledger_errors(f"linking the order signals of DR event {event_id}"):
+        session.execute(
+            update(GridSignal)
+            .where(GridSignal.id.in_(ids), GridSignal.kind == "dr_event")
+            .values(dr_event_id=event_id)
+        )
+
+
+def dr_events_in_force(session: Session, *, zone: str, at: datetime) -> list[DrEventRecord]:
+    """The zone's DR events whose window covers ``at`` and that are not Cancelled or Ended,
+    oldest window first."""
+    validate.text("zone", zone, max_len=vocab.ZONE_MAX)
+    when = validate.aware("at", at)
+    query = (
+        select(DrEvent)
+        .where(
+            DrEvent.zone == zone,
+            DrEvent.window_start <= when,
+            (DrEvent.window_end.is_(None)) | (DrEvent.window_end > when),
+            DrEvent.state.not_in(vocab.DR_EVENT_FINAL_STATES),
+        )
+        .order_by(DrEvent.window_start, DrEvent.id)
+        .limit(vocab.HISTORY_LIMIT_MAX)
+    )
+    with ledger_errors(f"reading the DR events in force in zone {zone}"):
         return [dr_event_record(row) for row in session.scalars(query)]

@@ -15,25 +15,36 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from orchestrator import metrics
 from orchestrator.errors import LedgerError
-from orchestrator.ledger import decision_repo, grid_repo, migration_repo, vocab
+from orchestrator.ledger import (
+    decision_repo,
+    dr_repo,
+    grid_repo,
+    migration_repo,
+    story_repo,
+    vocab,
+)
 from orchestrator.ledger.db import ledger_errors, make_engine, session_factory, transaction
 from orchestrator.ledger.records import (
     DecisionInput,
     DecisionRecord,
     DrEventRecord,
+    DrEventStory,
+    DrObservation,
     DrOrderInput,
+    DrReportInputs,
     MigrationRecord,
     MigrationSnapshot,
     SignalInput,
     SignalRecord,
+    WhyRecord,
 )
 
 SIGNAL_PAGE = 10_000
 SIGNAL_PAGES_MAX = 20
-OPEN_DR_STATES = ("Scheduled", "Active")
 DURATIONS_PER_WORKLOAD = 20
 """How many of a workload's most recent completed moves its learned time is made from."""
 
@@ -101,8 +112,9 @@ class Ledger:
 
     # -- demand-response events -----------------------------------------------------------
 
-    def apply_dr_order(self, order: DrOrderInput) -> DrEventRecord | None:
-        """Record (or revise) the DR event of ``order``; a cancelled one becomes Cancelled.
+    def apply_dr_order(self, order: DrOrderInput, *, at: datetime) -> DrEventRecord | None:
+        """Record (or revise) the DR event of ``order`` at ``at``; a cancelled one becomes
+        Cancelled.
 
         None when ``order`` cancels an event the ledger never recorded. A cancelled event stays
         cancelled: a later revision of the same event does not revive it.
@@ -112,13 +124,17 @@ class Ledger:
             found = grid_repo.get_dr_event(
                 session, source=order.source, external_id=order.external_id
             )
+            if found is not None:
+                grid_repo.link_dr_signals(session, event_id=found.id, signal_ids=order.signal_ids)
             if order.cancelled:
                 if found is None or found.state == "Cancelled":
                     return found
-                return grid_repo.set_dr_event_state(session, event_id=found.id, state="Cancelled")
+                return grid_repo.set_dr_event_state(
+                    session, event_id=found.id, state="Cancelled", at=at
+                )
             if found is not None and found.state == "Cancelled":
                 return found
-            grid_repo.upsert_dr_event(
+            event_id, _ = grid_repo.upsert_dr_event(
                 session,
                 source=order.source,
                 external_id=order.external_id,
@@ -129,7 +145,9 @@ class Ledger:
                 window_end=order.window_end,
                 response_deadline_seconds=order.response_deadline_seconds,
                 k8s_name=order.k8s_name,
+                at=at,
             )
+            grid_repo.link_dr_signals(session, event_id=event_id, signal_ids=order.signal_ids)
             row = grid_repo.get_dr_event(
                 session, source=order.source, external_id=order.external_id
             )
@@ -137,35 +155,35 @@ class Ledger:
             raise LedgerError(f"DR event {order.external_id} vanished while it was recorded")
         return row
 
-    def open_dr_events(self, zone: str) -> list[DrEventRecord]:
-        """The zone's DR events still Scheduled or Active."""
+    def dr_events_in_force(self, zone: str, *, at: datetime) -> list[DrEventRecord]:
+        """The zone's DR events whose window covers ``at``, not Cancelled or Ended."""
         with transaction(self._sessions, f"reading the DR events of zone {zone}") as session:
-            return grid_repo.dr_events_for_zone(
-                session, zone=zone, states=OPEN_DR_STATES, limit=500
-            )
+            return grid_repo.dr_events_in_force(session, zone=zone, at=at)
+
+    def observe_dr_event(self, observation: DrObservation, *, at: datetime) -> DrEventRecord:
+        """Record how a DemandResponseEvent stands at ``at``: state, outcome, shed curve."""
+        action = f"recording how DR event {observation.k8s_name} stands"
+        with transaction(self._sessions, action) as session:
+            return dr_repo.observe_dr_event(session, observation, at=at)
+
+    def dr_event_story(self, k8s_name: str) -> DrEventStory | None:
+        """A DR event by its object's name, with its transitions and shed curve."""
+        with transaction(self._sessions, f"reading DR event {k8s_name}") as session:
+            event = dr_repo.dr_event_named(session, k8s_name)
+            return None if event is None else dr_repo.dr_event_story(session, event.id)
 
     # -- planner decisions ----------------------------------------------------------------
 
-    def record_decisions(
-        self, decisions: Sequence[DecisionInput], *, decided_at: datetime, plan_id: str
-    ) -> list[int]:
-        """Write every decision of one plan in one transaction; their ids, in order."""
-        with transaction(self._sessions, f"recording the decisions of {plan_id}") as session:
-            return [
-                decision_repo.record_decision(
-                    session,
-                    decided_at=decided_at,
-                    namespace=d.namespace,
-                    workload=d.workload,
-                    zone=d.zone,
-                    action=d.action,
-                    reason=d.reason[: vocab.REASON_MAX],
-                    chosen_cluster=d.chosen_cluster,
-                    candidates=d.candidates[: vocab.CANDIDATES_MAX],
-                    plan_id=plan_id,
-                )
-                for d in decisions
-            ]
+    def record_decisions(self, decisions: Sequence[DecisionInput]) -> list[int]:
+        """Write decisions in one transaction, joined to their causes; their ids, in order."""
+        with transaction(self._sessions, f"recording {len(decisions)} decision(s)") as session:
+            return [_record_decision(session, d, migration_uid=None) for d in decisions]
+
+    def record_carried_decisions(self, carried: Sequence[tuple[str, DecisionInput]]) -> list[int]:
+        """Write the decisions Migrations carried while the ledger was away, once per Migration
+        uid (a repeat returns the first id); their ids, in order."""
+        with transaction(self._sessions, f"recording {len(carried)} carried decision(s)") as s:
+            return [_record_decision(s, d, migration_uid=uid) for uid, d in carried]
 
     def decision_history(
         self, *, namespace: str, workload: str, limit: int = 100
@@ -228,6 +246,13 @@ class Ledger:
                     message=snapshot.message or None,
                     kw_moved=snapshot.kw_moved,
                 )
+            migration_repo.link_causes(
+                session,
+                uid=snapshot.uid,
+                decision_id=snapshot.decision_id,
+                dr_event_name=snapshot.demand_response_event,
+                signal_external_id=snapshot.signal_id,
+            )
 
     def migration_history(
         self,
@@ -255,3 +280,52 @@ class Ledger:
         """Seconds of each workload's most recent completed moves started since ``since``."""
         with transaction(self._sessions, "reading learned migration times") as session:
             return migration_repo.recent_durations(session, since=since, per_workload=per_workload)
+
+    # -- the causal chain -----------------------------------------------------------------
+
+    def why(self, *, namespace: str, workload: str, at: datetime) -> WhyRecord | None:
+        """Why the workload moved at ``at``: its move (in flight then, else the last before),
+        the decision with every candidate, the signals behind it and the DR event it answered."""
+        action = f"reading why {namespace}/{workload} moved"
+        with transaction(self._sessions, action) as session:
+            return story_repo.why(session, namespace=namespace, workload=workload, at=at)
+
+    def report_inputs(
+        self,
+        *,
+        event: str | None = None,
+        since: datetime | None = None,
+        until: datetime,
+        zone: str | None = None,
+    ) -> list[DrReportInputs]:
+        """What the DR report needs: of the event whose object is ``event``, or of every event
+        whose window starts in ``[since, until)`` (of ``zone``, if given), oldest first."""
+        with transaction(self._sessions, "reading the DR report") as session:
+            if event is not None:
+                found = dr_repo.dr_event_named(session, event)
+                events = [] if found is None else [found]
+            else:
+                start = since if since is not None else until
+                events = dr_repo.dr_events_starting(session, since=start, until=until, zone=zone)
+            reports = [story_repo.report_inputs(session, e, until=until) for e in events]
+        return [r for r in reports if r is not None]
+
+
+def _record_decision(session: Session, d: DecisionInput, *, migration_uid: str | None) -> int:
+    return decision_repo.record_decision(
+        session,
+        decided_at=d.decided_at,
+        namespace=d.namespace,
+        workload=d.workload,
+        zone=d.zone,
+        action=d.action,
+        reason=d.reason[: vocab.REASON_MAX],
+        chosen_cluster=d.chosen_cluster,
+        candidates=d.candidates[: vocab.CANDIDATES_MAX],
+        plan_id=d.plan_id,
+        migration_uid=migration_uid,
+        trigger=d.trigger,
+        chosen_zone=d.chosen_zone,
+        signal_external_id=d.signal_external_id,
+        dr_event_name=d.dr_event_name,
+    )

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 from orchestrator.errors import LedgerConflict, LedgerError, LedgerInputError, LedgerNotFound
 from orchestrator.ledger import validate, vocab
 from orchestrator.ledger.db import ledger_errors
-from orchestrator.ledger.models import Migration, MigrationPhase
+from orchestrator.ledger.grid_repo import dr_event_id_named
+from orchestrator.ledger.models import Decision, Migration, MigrationPhase
 from orchestrator.ledger.records import MigrationRecord, PhaseRecord
 from orchestrator.ledger.rows import migration_record, phase_record
 
@@ -83,6 +84,71 @@ def record_migration_start(
             .returning(Migration.id)
         ).scalar_one_or_none()
     return inserted is not None
+
+
+def link_causes(
+    session: Session,
+    *,
+    uid: uuid.UUID | str,
+    decision_id: int | None = None,
+    dr_event_name: str | None = None,
+    signal_external_id: str | None = None,
+) -> None:
+    """Join a recorded migration to its causes; what is already joined stays as it is.
+
+    The decision is ``decision_id`` when it is a decision about the same workload, else the one
+    that names this Migration (a decision its Migration carried); the DR event is the one whose
+    object is ``dr_event_name``, else the decision's. The decision then names the migration.
+    Anything not (yet) in the ledger is left unjoined, so a wrong or lost id never blocks the
+    migration's row.
+    """
+    key = validate.uid("uid", uid)
+    given = None
+    if decision_id is not None:
+        given = validate.integer("decision_id", decision_id, minimum=1, maximum=_ID_MAX)
+    name = validate.optional_text("dr_event_name", dr_event_name, max_len=vocab.NAME_MAX)
+    signal = validate.optional_text(
+        "signal_external_id", signal_external_id, max_len=vocab.EXTERNAL_ID_MAX
+    )
+    with ledger_errors(f"joining migration {key} to its causes"):
+        row = session.execute(
+            select(Migration.namespace, Migration.workload, Migration.decision_id)
+            .where(Migration.id == key)
+            .with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise LedgerNotFound(f"no migration with uid {key}; record its start first")
+        same_workload = (Decision.namespace == row.namespace, Decision.workload == row.workload)
+        decision = row.decision_id
+        if decision is None and given is not None:
+            decision = session.execute(
+                select(Decision.id).where(Decision.id == given, *same_workload)
+            ).scalar_one_or_none()
+        if decision is None:
+            decision = session.execute(
+                select(Decision.id).where(Decision.migration_uid == key)
+            ).scalar_one_or_none()
+        event = None if name is None else dr_event_id_named(session, name)
+        if event is None and decision is not None:
+            event = session.execute(
+                select(Decision.dr_event_id).where(Decision.id == decision)
+            ).scalar_one()
+        session.execute(
+            update(Migration)
+            .where(Migration.id == key)
+            .values(
+                decision_id=func.coalesce(Migration.decision_id, decision),
+                dr_event_id=func.coalesce(Migration.dr_event_id, event),
+                signal_external_id=func.coalesce(Migration.signal_external_id, signal),
+            )
+        )
+        if decision is not None:
+            claimed = select(Decision.id).where(Decision.migration_uid == key).exists()
+            session.execute(
+                update(Decision)
+                .where(Decision.id == decision, Decision.migration_uid.is_(None), ~claimed)
+                .values(migration_uid=key)
+            )
 
 
 def record_phase(

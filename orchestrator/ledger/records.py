@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from orchestrator.errors import LedgerInputError
@@ -108,6 +108,8 @@ class DrOrderInput:
     response_deadline_seconds: int
     k8s_name: str
     cancelled: bool = False
+    signal_ids: tuple[int, ...] = ()
+    """The ``grid_signals`` rows of this event (every revision seen), linked to its row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,59 @@ class DrEventRecord:
     k8s_name: str | None
     created_at: datetime
     updated_at: datetime
+    missing_kw: Decimal | None = None
+    met_at: datetime | None = None
+    outcome: str | None = None
+    """Met or Missed once decided; it stays when the state turns Ended."""
+    outcome_at: datetime | None = None
+
+    @property
+    def deadline(self) -> datetime:
+        """When the response had to be in place: window start + response deadline."""
+        return self.window_start + timedelta(seconds=self.response_deadline_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class DrObservation:
+    """How a DemandResponseEvent stands now, as the controller accounted it (its status)."""
+
+    k8s_name: str
+    zone: str
+    kind: str
+    target_kw: float
+    window_start: datetime
+    window_end: datetime | None
+    response_deadline_seconds: int
+    state: str
+    """The object's state: Scheduled, Active, Met, Missed or Cancelled."""
+    shed_kw: float
+    in_flight_kw: float
+    zone_load_kw: float
+    missing_kw: float
+    responded_at: datetime | None
+    met_at: datetime | None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DrTransitionRecord:
+    """A row of ``dr_event_transitions``: a state entered, and when."""
+
+    state: str
+    entered_at: datetime
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DrSampleRecord:
+    """A row of ``dr_event_samples``: one point of the shed curve."""
+
+    sampled_at: datetime
+    state: str
+    shed_kw: Decimal
+    in_flight_kw: Decimal
+    zone_load_kw: Decimal
+    missing_kw: Decimal
 
 
 # -- decisions --------------------------------------------------------------------------------
@@ -136,8 +191,10 @@ class DrEventRecord:
 
 @dataclass(frozen=True, slots=True)
 class DecisionInput:
-    """One planner decision to record."""
+    """One planner decision to record, with what it names as its cause."""
 
+    decided_at: datetime
+    plan_id: str | None
     namespace: str
     workload: str
     zone: str | None
@@ -145,6 +202,12 @@ class DecisionInput:
     reason: str
     chosen_cluster: str | None
     candidates: tuple[CandidateScore, ...]
+    trigger: str | None = None
+    chosen_zone: str | None = None
+    signal_external_id: str | None = None
+    """The signal the planner named (the zone's newest, or the DR order's event id)."""
+    dr_event_name: str | None = None
+    """The DemandResponseEvent it answers (the ledger finds its row by ``k8s_name``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +225,10 @@ class DecisionRecord:
     candidates: tuple[CandidateScore, ...]
     plan_id: str | None
     migration_uid: uuid.UUID | None
+    trigger: str | None = None
+    dr_event_id: int | None = None
+    signal_external_id: str | None = None
+    chosen_zone: str | None = None
 
 
 # -- migrations -------------------------------------------------------------------------------
@@ -197,6 +264,12 @@ class MigrationSnapshot:
     finished_at: datetime | None = None
     deadline_met: bool | None = None
     message: str | None = None
+    decision_id: int | None = None
+    """The ledger's decision that created the Migration (``spec.reason.decisionID``)."""
+    signal_id: str | None = None
+    """The signal its reason names (``spec.reason.signalID``)."""
+    demand_response_event: str | None = None
+    """The DemandResponseEvent it answers (``spec.reason.demandResponseEvent``)."""
 
     def newest_fact(self) -> datetime:
         """When the newest thing this snapshot records happened (a phase begun, the end)."""
@@ -239,6 +312,8 @@ class MigrationRecord:
     replicas: int
     message: str | None
     phases: tuple[PhaseRecord, ...]
+    decision_id: int | None = None
+    signal_external_id: str | None = None
 
     @property
     def duration_seconds(self) -> float | None:
@@ -246,3 +321,49 @@ class MigrationRecord:
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+# -- the causal chain -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DrEventStory:
+    """A DR event with the states it went through and its shed curve, oldest first."""
+
+    event: DrEventRecord
+    transitions: tuple[DrTransitionRecord, ...]
+    samples: tuple[DrSampleRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WhyRecord:
+    """Why a workload moved: the move and its phases, the decision that made it (with every
+    candidate), the signals behind that decision and the DR event it answered."""
+
+    migration: MigrationRecord
+    decision: DecisionRecord | None
+    signals: tuple[SignalRecord, ...]
+    dr_event: DrEventStory | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedMove:
+    """A move made for a DR event, with its decision and when the workload left its target."""
+
+    migration: MigrationRecord
+    decision: DecisionRecord | None
+    signals: tuple[SignalRecord, ...]
+    left_target_at: datetime | None
+    """When the workload's next completed move out of the target finished (it went home, or
+    on); None while it is still there."""
+
+
+@dataclass(frozen=True, slots=True)
+class DrReportInputs:
+    """Everything ``gridshift report`` reads about one DR event, from the ledger alone."""
+
+    story: DrEventStory
+    order_signals: tuple[SignalRecord, ...]
+    moves: tuple[ReportedMove, ...]
+    prices: Mapping[str, tuple[SignalRecord, ...]]
+    """Price signals by zone (the event's and every target's), covering the window."""

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from orchestrator.ledger.models import Decision, DrEvent, GridSignal, Migration, MigrationPhase
+from orchestrator.ledger.models import (
+    Decision,
+    DrEvent,
+    DrEventSample,
+    DrEventTransition,
+    GridSignal,
+    Migration,
+    MigrationPhase,
+)
 from orchestrator.ledger.records import (
     CandidateScore,
     DecisionRecord,
     DrEventRecord,
+    DrSampleRecord,
+    DrTransitionRecord,
     MigrationRecord,
     PhaseRecord,
     SignalRecord,
@@ -49,6 +59,27 @@ def dr_event_record(row: DrEvent) -> DrEventRecord:
         k8s_name=row.k8s_name,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        missing_kw=row.missing_kw,
+        met_at=row.met_at,
+        outcome=row.outcome,
+        outcome_at=row.outcome_at,
+    )
+
+
+def transition_record(row: DrEventTransition) -> DrTransitionRecord:
+    """A copy of a ``dr_event_transitions`` row."""
+    return DrTransitionRecord(state=row.state, entered_at=row.entered_at, message=row.message)
+
+
+def sample_record(row: DrEventSample) -> DrSampleRecord:
+    """A copy of a ``dr_event_samples`` row."""
+    return DrSampleRecord(
+        sampled_at=row.sampled_at,
+        state=row.state,
+        shed_kw=row.shed_kw,
+        in_flight_kw=row.in_flight_kw,
+        zone_load_kw=row.zone_load_kw,
+        missing_kw=row.missing_kw,
     )
 
 
@@ -66,6 +97,10 @@ def decision_record(row: Decision) -> DecisionRecord:
         candidates=tuple(CandidateScore.from_json(c) for c in row.candidates),
         plan_id=row.plan_id,
         migration_uid=row.migration_uid,
+        trigger=row.trigger,
+        dr_event_id=row.dr_event_id,
+        signal_external_id=row.signal_external_id,
+        chosen_zone=row.chosen_zone,
     )
 
 
@@ -101,4 +136,6 @@ def migration_record(row: Migration) -> MigrationRecord:
         replicas=row.replicas,
         message=row.message,
         phases=tuple(phase_record(p) for p in row.phases),
+        decision_id=row.decision_id,
+        signal_external_id=row.signal_external_id,
     )

@@ -59,12 +59,24 @@ def _run(url: str, action: str, step: Callable[[Config], None]) -> None:
 
 def upgrade_to_head(url: str) -> None:
     """Apply every revision not yet applied to the database at ``url``."""
-    _run(url, "upgrading the ledger schema", lambda config: command.upgrade(config, "head"))
+    upgrade_to(url, "head")
+
+
+def upgrade_to(url: str, revision: str) -> None:
+    """Apply the revisions up to ``revision`` (an id such as ``0002``, or ``head``)."""
+    action = f"upgrading the ledger schema to {revision}"
+    _run(url, action, lambda config: command.upgrade(config, revision))
+
+
+def downgrade_to(url: str, revision: str) -> None:
+    """Revert the revisions after ``revision`` (an id, or ``base``: every table dropped)."""
+    action = f"downgrading the ledger schema to {revision}"
+    _run(url, action, lambda config: command.downgrade(config, revision))
 
 
 def downgrade_to_base(url: str) -> None:
     """Revert every revision: the ledger's tables are dropped, and their data with them."""
-    _run(url, "downgrading the ledger schema", lambda config: command.downgrade(config, "base"))
+    downgrade_to(url, "base")
 
 
 def head_revision() -> str:

@@ -148,4 +148,7 @@ def snapshot(
         finished_at=status.completion_time if terminal else None,
         deadline_met=status.deadline_met if terminal else None,
         message=status.message or None,
+        decision_id=spec.reason.decision_id,
+        signal_id=spec.reason.signal_id,
+        demand_response_event=spec.reason.demand_response_event,
     )

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Literal, TypeAlias, get_args
 
 from orchestrator.errors import SignalError
+from orchestrator.ledger.records import SignalRecord
 
 JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
 SignalKind = Literal["price", "peak_level", "dr_event", "carbon_intensity", "green_ratio"]
@@ -190,6 +191,16 @@ class StoredSignal:
     signal: Signal
     received_at: datetime
     processed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: SignalRecord) -> StoredSignal:
+        """A ledger row as the signal it holds (its payload is :meth:`Signal.to_json`)."""
+        return cls(
+            id=row.id,
+            signal=Signal.from_json(dict(row.payload)),
+            received_at=row.received_at,
+            processed_at=row.processed_at,
+        )
 
 
 def storable(text: str) -> str:

@@ -29,9 +29,9 @@ from orchestrator.api.drevent import DemandResponseEventSpec, EventSource, Windo
 from orchestrator.api.gridzone import GridZoneStatus
 from orchestrator.errors import ConfigError
 from orchestrator.ledger.handle import Ledger
-from orchestrator.ledger.records import DrOrderInput, SignalRecord
+from orchestrator.ledger.records import DrOrderInput
 from orchestrator.signals.directory import Hub, ZoneView
-from orchestrator.signals.model import DrOrder, Signal, StoredSignal
+from orchestrator.signals.model import DrOrder, StoredSignal
 from orchestrator.signals.tou import Schedule
 from orchestrator.signals.zonestate import ZoneInputs, derive_status, is_cancel, revision_key
 
@@ -51,18 +51,11 @@ def dr_event_key(zone: str, event_id: str) -> str:
     return f"{zone}/sha-{hashlib.sha256(event_id.encode()).hexdigest()[:40]}"
 
 
-def stored(row: SignalRecord) -> StoredSignal:
-    """A ledger row as the signal it holds (its payload is ``Signal.to_json``)."""
-    return StoredSignal(
-        id=row.id,
-        signal=Signal.from_json(dict(row.payload)),
-        received_at=row.received_at,
-        processed_at=row.processed_at,
-    )
-
-
-def dr_order_input(*, source: str, zone: str, order: DrOrder, k8s_name: str) -> DrOrderInput:
-    """What the ledger records of ``order``'s newest revision."""
+def dr_order_input(
+    *, source: str, zone: str, order: DrOrder, k8s_name: str, signal_ids: Sequence[int] = ()
+) -> DrOrderInput:
+    """What the ledger records of ``order``'s newest revision (``signal_ids``: the ledger rows
+    of every revision, which the event's row then names as its order)."""
     return DrOrderInput(
         source=source,
         external_id=dr_event_key(zone, order.event_id),
@@ -74,6 +67,7 @@ def dr_order_input(*, source: str, zone: str, order: DrOrder, k8s_name: str) -> 
         response_deadline_seconds=order.deadline_seconds,
         k8s_name=k8s_name,
         cancelled=order.cancelled,
+        signal_ids=tuple(signal_ids),
     )
 
 
@@ -150,7 +144,7 @@ class Processor:
         rows = self.ledger.zone_signals(
             zone.name, since=now - self.lookback, until=now + self.horizon
         )
-        signals = [stored(row) for row in rows]
+        signals = [StoredSignal.of(row) for row in rows]
         fresh = [s for s in signals if s.processed_at is None]
         self._apply_orders(zone.name, signals, fresh, now)
         with self._lock:
@@ -165,7 +159,7 @@ class Processor:
         newest = max(signals, key=lambda s: s.id, default=None)
         active = [
             e.k8s_name
-            for e in self.ledger.open_dr_events(zone.name)
+            for e in self.ledger.dr_events_in_force(zone.name, at=now)
             if e.k8s_name and e.window_start <= now and (e.window_end is None or now < e.window_end)
         ]
         status = derive_status(
@@ -232,7 +226,14 @@ class Processor:
                 continue
             name = dr_event_name(zone, source, order.event_id)
             state = self.ledger.apply_dr_order(
-                dr_order_input(source=source, zone=zone, order=order, k8s_name=name)
+                dr_order_input(
+                    source=source,
+                    zone=zone,
+                    order=order,
+                    k8s_name=name,
+                    signal_ids=[s.id for s in rows],
+                ),
+                at=now,
             )
             if state is None:
                 log.info("ignored cancel of unknown DR event source=%s event=%s", source, event)

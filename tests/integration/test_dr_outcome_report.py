@@ -23,6 +23,7 @@ from orchestrator.controller.dr import REPORT_RETRY, DemandResponses
 from orchestrator.controller.snapshot import build, read_hub
 from orchestrator.devenv import Fleet
 from orchestrator.errors import SignalError
+from orchestrator.ledger.handle import Ledger
 
 pytestmark = pytest.mark.integration
 
@@ -91,14 +92,14 @@ def _round(dr: DemandResponses, hub: HubClient, now: datetime, name: str) -> dic
 
 
 def test_a_failed_report_is_retried_and_a_new_leader_does_not_report_again(
-    hub: HubClient,
+    hub: HubClient, ledger_door: Ledger
 ) -> None:
     """503 first: no reportedAt, no retry within the retry time; then sent once and recorded;
     a new DemandResponses (a new leader) sees reportedAt and sends nothing."""
     now = datetime.now(UTC)
     name = _missed_event(hub, now)
     vtn = Vtn(name, failures=1)
-    leader = DemandResponses(hub, report=vtn)
+    leader = DemandResponses(hub, ledger_door, report=vtn)
     first = _round(leader, hub, now, name)
     assert first["status"]["state"] == "Missed"
     assert "reportedAt" not in first["status"]
@@ -109,19 +110,49 @@ def test_a_failed_report_is_retried_and_a_new_leader_does_not_report_again(
     assert len(vtn.ours()) == 2
     assert done["status"]["reportedAt"]
     assert done["status"]["state"] == "Missed"
-    _round(DemandResponses(hub, report=vtn), hub, now + 3 * REPORT_RETRY, name)
+    _round(DemandResponses(hub, ledger_door, report=vtn), hub, now + 3 * REPORT_RETRY, name)
     assert len(vtn.ours()) == 2, "a new leader reported the same outcome again"
     hub.objects.delete_cluster_custom_object(GROUP, VERSION, "demandresponseevents", name)
 
 
-def test_a_zone_without_a_vtn_is_asked_once(hub: HubClient) -> None:
+def test_a_zone_without_a_vtn_is_asked_once(hub: HubClient, ledger_door: Ledger) -> None:
     """No VTN for the zone: nothing to retry, nothing recorded."""
     now = datetime.now(UTC)
     name = _missed_event(hub, now)
     vtn = Vtn(name, has_vtn=False)
-    leader = DemandResponses(hub, report=vtn)
+    leader = DemandResponses(hub, ledger_door, report=vtn)
     for step in range(3):
         found = _round(leader, hub, now + step * 2 * REPORT_RETRY, name)
     assert len(vtn.ours()) == 1
     assert "reportedAt" not in found["status"]
+    hub.objects.delete_cluster_custom_object(GROUP, VERSION, "demandresponseevents", name)
+
+
+def test_the_ledger_follows_the_event_to_its_end(hub: HubClient, ledger_door: Ledger) -> None:
+    """An event applied by hand gets a ledger row of its own that goes Missed at the deadline
+    (outcome and when), then Ended once the window closes; a point of the shed curve is kept
+    per change and per minute, and nothing after the end."""
+    now = datetime.now(UTC)
+    name = _missed_event(hub, now)
+    dr = DemandResponses(hub, ledger_door)
+    _round(dr, hub, now, name)
+    _round(dr, hub, now + timedelta(seconds=20), name)  # nothing changed, under a minute
+    _round(dr, hub, now + timedelta(seconds=70), name)  # a minute: another point
+    story = ledger_door.dr_event_story(name)
+    assert story is not None
+    event = story.event
+    assert (event.source, event.external_id, event.zone) == ("hub", name, "shanghai")
+    assert (event.state, event.outcome, event.target_kw) == ("Missed", "Missed", 100)
+    assert event.outcome_at == event.deadline
+    assert [t.state for t in story.transitions] == ["Missed"]
+    assert [s.sampled_at for s in story.samples] == [now, now + timedelta(seconds=70)]
+    assert {(s.state, s.shed_kw, s.missing_kw) for s in story.samples} == {("Missed", 0, 100)}
+    closed = now + timedelta(hours=1, seconds=1)
+    _round(dr, hub, closed, name)
+    _round(dr, hub, closed + timedelta(minutes=5), name)
+    ended = ledger_door.dr_event_story(name)
+    assert ended is not None
+    assert (ended.event.state, ended.event.outcome) == ("Ended", "Missed")
+    assert [t.state for t in ended.transitions] == ["Missed", "Ended"]
+    assert [s.sampled_at for s in ended.samples][-1] == closed
     hub.objects.delete_cluster_custom_object(GROUP, VERSION, "demandresponseevents", name)

@@ -99,21 +99,44 @@ def test_signals_are_recorded_all_or_none(door: Ledger) -> None:
 
 def test_a_cancelled_order_stays_cancelled(door: Ledger) -> None:
     """Orders revise the event; a cancel ends it, and a later revision does not revive it."""
-    assert door.apply_dr_order(order(cancelled=True)) is None  # never recorded
-    first = door.apply_dr_order(order())
+    assert door.apply_dr_order(order(cancelled=True), at=T0) is None  # never recorded
+    first = door.apply_dr_order(order(), at=T0)
     assert first is not None
     assert (first.state, first.target_kw) == ("Scheduled", 500)
-    revised = door.apply_dr_order(order(target_kw=600.0))
+    revised = door.apply_dr_order(order(target_kw=600.0), at=T0)
     assert revised is not None
     assert (revised.id, revised.target_kw) == (first.id, 600)
-    assert [e.id for e in door.open_dr_events("shanghai")] == [first.id]
-    cancelled = door.apply_dr_order(order(cancelled=True))
+    assert [e.id for e in door.dr_events_in_force("shanghai", at=T0)] == [first.id]
+    cancelled = door.apply_dr_order(order(cancelled=True), at=T0)
     assert cancelled is not None
     assert cancelled.state == "Cancelled"
-    later = door.apply_dr_order(order(target_kw=700.0))
+    later = door.apply_dr_order(order(target_kw=700.0), at=T0)
     assert later is not None
     assert (later.state, later.target_kw) == ("Cancelled", 600)
-    assert door.open_dr_events("shanghai") == []
+    assert door.dr_events_in_force("shanghai", at=T0) == []
+    states = door.dr_event_story("shanghai-dr-0042-abc")
+    assert states is not None
+    assert [t.state for t in states.transitions] == ["Scheduled", "Cancelled"]
+
+
+def test_past_events_never_crowd_out_the_ones_in_force(door: Ledger) -> None:
+    """Five hundred and one old orders, then one now: the zone's events in force are the one."""
+    for day in range(501):
+        start = T0 - timedelta(days=day + 1)
+        door.apply_dr_order(
+            order(
+                external_id=f"shanghai/old-{day}",
+                k8s_name=f"shanghai-old-{day}",
+                window_start=start,
+                window_end=start + timedelta(hours=2),
+            ),
+            at=T0,
+        )
+    now = door.apply_dr_order(order(), at=T0)
+    assert now is not None
+    assert [e.id for e in door.dr_events_in_force("shanghai", at=T0 + timedelta(minutes=1))] == [
+        now.id
+    ]
 
 
 def test_a_migration_snapshot_is_written_once_however_often_it_is_sent(door: Ledger) -> None:

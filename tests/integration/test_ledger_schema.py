@@ -20,8 +20,10 @@ from orchestrator.ledger.models import Base
 from orchestrator.ledger.schema import (
     MIGRATION_LOCK_KEY,
     current_revision,
+    downgrade_to,
     downgrade_to_base,
     head_revision,
+    upgrade_to,
     upgrade_to_head,
 )
 
@@ -53,10 +55,11 @@ def sequences(engine: Engine) -> set[str]:
 
 
 def test_upgrade_downgrade_upgrade_round_trips(database_url: str, engine: Engine) -> None:
-    """Upgrade builds the five tables, downgrade leaves none of them, and upgrade works again."""
+    """Upgrade builds the ledger's tables, downgrade leaves none of them, and upgrade works
+    again."""
     upgrade_to_head(database_url)
     assert tables(engine) >= LEDGER_TABLES
-    assert current_revision(database_url) == head_revision() == "0001"
+    assert current_revision(database_url) == head_revision() == "0002"
 
     downgrade_to_base(database_url)
     assert tables(engine) <= {"alembic_version"}
@@ -65,7 +68,57 @@ def test_upgrade_downgrade_upgrade_round_trips(database_url: str, engine: Engine
 
     upgrade_to_head(database_url)
     assert tables(engine) >= LEDGER_TABLES
+    assert current_revision(database_url) == "0002"
+
+
+CHAIN_TABLES = {"dr_event_transitions", "dr_event_samples", "decision_signals"}
+ROWS_OF_0001 = (
+    "INSERT INTO dr_events (id, source, external_id, zone, kind, target_kw, window_start, "
+    "response_deadline_seconds, state, k8s_name) OVERRIDING SYSTEM VALUE VALUES (7, 'native:sgcc', "
+    "'shanghai/dr-1', 'shanghai', 'shed', 500, '2026-07-15T06:00Z', 180, 'Scheduled', 'sh-dr-1')",
+    "INSERT INTO decisions (id, decided_at, namespace, workload, action, reason, chosen_cluster, "
+    "candidates) OVERRIDING SYSTEM VALUE VALUES (3, '2026-07-15T06:00:05Z', 'inference', "
+    "'chat-72b', 'move', 'shed 500 kW', 'hubei', '[]')",
+    "INSERT INTO migrations (id, namespace, name, workload, from_cluster, to_cluster, reason, "
+    "trigger, dr_event_id, deadline_seconds, started_at, phase, replicas) VALUES "
+    "('6f1c1f36-3a5b-4c1e-9d38-0d5f3c0e9a11', 'inference', 'chat-72b-x', 'chat-72b', "
+    "'shanghai', 'hubei', 'shed', 'DemandResponse', 7, 180, '2026-07-15T06:00:06Z', "
+    "'Pending', 2)",
+)
+
+
+def test_0002_keeps_the_rows_of_0001_both_ways(database_url: str, engine: Engine) -> None:
+    """Rows written at 0001 survive the upgrade with an empty chain, the chain can be filled,
+    and downgrading to 0001 drops the chain and keeps the rows."""
+    downgrade_to_base(database_url)
+    upgrade_to(database_url, "0001")
+    with engine.begin() as connection:
+        for statement in ROWS_OF_0001:
+            connection.execute(text(statement))
+    upgrade_to(database_url, "0002")
+    assert tables(engine) >= CHAIN_TABLES
+    with engine.begin() as connection:
+        kept = connection.execute(
+            text("SELECT dr_event_id, decision_id, signal_external_id FROM migrations")
+        ).one()
+        assert tuple(kept) == (7, None, None)
+        connection.execute(text("UPDATE migrations SET decision_id = 3"))
+        connection.execute(
+            text(
+                "INSERT INTO dr_event_transitions (dr_event_id, state, entered_at) "
+                "VALUES (7, 'Active', '2026-07-15T06:00Z')"
+            )
+        )
+    downgrade_to(database_url, "0001")
     assert current_revision(database_url) == "0001"
+    assert not tables(engine) & CHAIN_TABLES
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM migrations")).scalar_one() == 1
+        assert connection.execute(text("SELECT count(*) FROM decisions")).scalar_one() == 1
+        columns = {c["name"] for c in inspect(connection).get_columns("migrations")}
+    assert "decision_id" not in columns
+    upgrade_to_head(database_url)
+    assert current_revision(database_url) == head_revision()
 
 
 def test_autogenerate_finds_no_difference(database_url: str, engine: Engine) -> None:
@@ -144,7 +197,7 @@ def test_processes_upgrading_together_take_turns(database_url: str, engine: Engi
             outputs = [upgrade.communicate(timeout=60)[1] for upgrade in upgrades]
     assert queued == 2
     assert [upgrade.returncode for upgrade in upgrades] == [0, 0], outputs
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == "0002"
     assert tables(engine) >= LEDGER_TABLES
 
 
@@ -167,7 +220,7 @@ def test_threads_upgrading_together_take_turns(database_url: str, engine: Engine
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == "0002"
 
 
 def test_the_alembic_command_line_reads_pyproject_and_takes_a_url(database_url: str) -> None:
@@ -182,4 +235,4 @@ def test_the_alembic_command_line_reads_pyproject_and_takes_a_url(database_url: 
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "0001 (head)" in result.stdout
+    assert "0002 (head)" in result.stdout

@@ -14,11 +14,20 @@ from orchestrator.ledger.models import Base
 from orchestrator.ledger.schema import MIGRATIONS_DIR, alembic_config, head_revision
 from orchestrator.settings import get_settings
 
-TABLES = ("grid_signals", "dr_events", "decisions", "migrations", "migration_phases")
+TABLES = (
+    "grid_signals",
+    "dr_events",
+    "dr_event_transitions",
+    "dr_event_samples",
+    "decisions",
+    "decision_signals",
+    "migrations",
+    "migration_phases",
+)
 
 
-def test_the_models_define_the_five_ledger_tables() -> None:
-    """The metadata holds exactly the tables DESIGN.md names."""
+def test_the_models_define_the_ledger_tables() -> None:
+    """The metadata holds exactly DESIGN.md's five tables and the three that join them."""
     assert set(Base.metadata.tables) == set(TABLES)
 
 
@@ -39,6 +48,8 @@ def test_constraints_and_indexes_are_named_by_the_convention() -> None:
         "ck_grid_signals_kind",
         "ck_grid_signals_interval_ordered",
         "ix_grid_signals_zone_interval_start",
+        "ix_grid_signals_dr_event_id",
+        "fk_grid_signals_dr_event_id_dr_events",
     }
     phases = Base.metadata.tables["migration_phases"]
     assert {fk.name for fk in phases.foreign_key_constraints} == {
@@ -58,6 +69,10 @@ def test_constraints_and_indexes_are_named_by_the_convention() -> None:
         ("grid_signals", "ck_grid_signals_kind", vocab.SIGNAL_KINDS),
         ("dr_events", "ck_dr_events_kind", vocab.DR_EVENT_KINDS),
         ("dr_events", "ck_dr_events_state", vocab.DR_EVENT_STATES),
+        ("dr_events", "ck_dr_events_outcome", vocab.DR_EVENT_OUTCOMES),
+        ("dr_event_transitions", "ck_dr_event_transitions_state", vocab.DR_EVENT_STATES),
+        ("dr_event_samples", "ck_dr_event_samples_state", vocab.DR_EVENT_STATES),
+        ("decisions", "ck_decisions_trigger", vocab.MIGRATION_TRIGGERS),
         ("decisions", "ck_decisions_action", vocab.DECISION_ACTIONS),
         ("migrations", "ck_migrations_trigger", vocab.MIGRATION_TRIGGERS),
         ("migrations", "ck_migrations_phase", vocab.MIGRATION_PHASES),
@@ -99,12 +114,13 @@ def test_the_revisions_render_as_sql_without_a_database() -> None:
         assert f"DROP TABLE {table};" in down
     assert "COMMENT ON COLUMN migrations.id IS" in up
     assert up.index("CREATE TABLE dr_events") < up.index("CREATE TABLE migrations (")
+    assert up.index("CREATE TABLE migrations (") < up.index("ALTER TABLE migrations ADD COLUMN")
 
 
 def test_migrations_live_in_the_repository_directory() -> None:
     """The schema module finds migrations/ next to the package, with one head revision."""
     assert (MIGRATIONS_DIR / "env.py").is_file()
-    assert head_revision() == "0001"
+    assert head_revision() == "0002"
 
 
 def test_migrating_without_a_database_url_says_how_to_give_one(
