@@ -204,18 +204,3 @@ def dr_event_named(session: Session, k8s_name: str) -> DrEventRecord | None:
     with ledger_errors(f"reading DR event {name}"):
         row = session.scalars(select(DrEvent).where(DrEvent.k8s_name == name)).one_or_none()
         return None if row is None else dr_event_record(row)
-
-
-def dr_events_starting(
-    session: Session, *, since: datetime, until: datetime, zone: str | None = None
-) -> list[DrEventRecord]:
-    """Events whose window starts in ``[since, until)`` (of ``zone``, if given), oldest first."""
-    validate.aware("since", since)
-    validate.aware("until", until)
-    validate.time_range(since, until)
-    query = select(DrEvent).where(DrEvent.window_start >= since, DrEvent.window_start < until)
-    if zone is not None:
-        query = query.where(DrEvent.zone == validate.text("zone", zone, max_len=vocab.ZONE_MAX))
-    query = query.order_by(DrEvent.window_start, DrEvent.id).limit(vocab.HISTORY_LIMIT_MAX)
-    with ledger_errors("reading DR events"):
-        return [dr_event_record(row) for row in session.scalars(query)]

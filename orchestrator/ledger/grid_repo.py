@@ -261,16 +261,18 @@ def get_dr_event(session: Session, *, source: str, external_id: str) -> DrEventR
 def dr_events_for_zone(
     session: Session,
     *,
-    zone: str,
+    zone: str | None,
     since: datetime | None = None,
     until: datetime | None = None,
     states: Collection[str] | None = None,
     limit: int = 100,
 ) -> list[DrEventRecord]:
-    """DR events of ``zone`` whose window starts in [since, until), in ``states``; oldest first."""
-    validate.text("zone", zone, max_len=vocab.ZONE_MAX)
+    """DR events of ``zone`` (None: of every zone) whose window starts in [since, until), in
+    ``states``; oldest first."""
     validate.time_range(since, until)
-    query = select(DrEvent).where(DrEvent.zone == zone)
+    query = select(DrEvent)
+    if zone is not None:
+        query = query.where(DrEvent.zone == validate.text("zone", zone, max_len=vocab.ZONE_MAX))
     if since is not None:
         query = query.where(DrEvent.window_start >= since)
     if until is not None:
@@ -281,7 +283,7 @@ def dr_events_for_zone(
     query = query.order_by(DrEvent.window_start, DrEvent.id).limit(
         validate.limit(limit, maximum=vocab.HISTORY_LIMIT_MAX)
     )
-    with ledger_errors(f"reading DR events of zone {zone}"):
+    with ledger_errors(f"reading DR events of zone {zone or 'any'}"):
         return [dr_event_record(row) for row in session.scalars(query)]
 
 

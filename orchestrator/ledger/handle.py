@@ -305,8 +305,9 @@ class Ledger:
                 found = dr_repo.dr_event_named(session, event)
                 events = [] if found is None else [found]
             else:
-                start = since if since is not None else until
-                events = dr_repo.dr_events_starting(session, since=start, until=until, zone=zone)
+                events = grid_repo.dr_events_for_zone(
+                    session, zone=zone, since=since, until=until, limit=vocab.HISTORY_LIMIT_MAX
+                )
             reports = [story_repo.report_inputs(session, e, until=until) for e in events]
         return [r for r in reports if r is not None]
 

@@ -329,29 +329,6 @@ def migration_history(
         return [migration_record(row) for row in session.scalars(query)]
 
 
-def migration_durations(
-    session: Session, *, namespace: str, workload: str, limit: int = 50
-) -> list[float]:
-    """Seconds each completed move of a workload took, most recent first.
-
-    Only ``Completed`` moves count: a rollback's length says nothing about how long a move takes.
-    """
-    ns = validate.text("namespace", namespace, max_len=vocab.NAMESPACE_MAX)
-    name = validate.text("workload", workload, max_len=vocab.NAME_MAX)
-    query = (
-        select(extract("epoch", Migration.finished_at - Migration.started_at))
-        .where(
-            Migration.namespace == ns,
-            Migration.workload == name,
-            Migration.outcome == "Completed",
-        )
-        .order_by(Migration.finished_at.desc(), Migration.id)
-        .limit(validate.limit(limit, maximum=vocab.HISTORY_LIMIT_MAX))
-    )
-    with ledger_errors(f"reading move durations of {namespace}/{workload}"):
-        return [float(seconds) for seconds in session.scalars(query)]
-
-
 def recent_durations(
     session: Session, *, since: datetime, per_workload: int
 ) -> dict[tuple[str, str], list[float]]:

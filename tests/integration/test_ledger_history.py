@@ -23,7 +23,6 @@ from orchestrator.ledger.grid_repo import (
 )
 from orchestrator.ledger.migration_repo import (
     finish_migration,
-    migration_durations,
     migration_history,
     recent_durations,
     record_migration_start,
@@ -110,34 +109,6 @@ def test_migration_history_filters_by_namespace_and_limits(session: Session) -> 
     assert newest.uid == uid
     assert [p.phase for p in newest.phases] == ["Preflight"]
     assert len(migration_history(session, namespace="inference")) == 4
-
-
-def test_migration_durations_count_only_completed_moves_of_the_workload(session: Session) -> None:
-    """Durations are of Completed moves of that workload, most recently finished first."""
-    for hour, seconds in ((0, 90), (1, 120), (2, 60)):
-        finish(
-            session,
-            start(session, workload="llm", started_at=T0 + hour * HOUR),
-            after=timedelta(seconds=seconds),
-        )
-    finish(
-        session,
-        start(session, workload="llm", started_at=T0 + 3 * HOUR),
-        after=timedelta(seconds=999),
-        outcome="RolledBack",
-    )
-    finish(session, start(session, workload="asr", started_at=T0), after=timedelta(seconds=5))
-    start(session, workload="llm", started_at=T0 + 4 * HOUR)  # still running
-    assert migration_durations(session, namespace="inference", workload="llm") == [
-        60.0,
-        120.0,
-        90.0,
-    ]
-    assert migration_durations(session, namespace="inference", workload="llm", limit=2) == [
-        60.0,
-        120.0,
-    ]
-    assert migration_durations(session, namespace="batch", workload="llm") == []
 
 
 def test_recent_durations_read_the_whole_fleet_at_once(session: Session) -> None:
