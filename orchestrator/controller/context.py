@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.registry import MemberRegistry
 from orchestrator.ledger.writer import LedgerWriter
-from orchestrator.migration.engine import Engine
+from orchestrator.migration.capacity import CapacityBook
+from orchestrator.migration.recorder import Recorder
+from orchestrator.migration.routers.base import TrafficRouter
 from orchestrator.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,7 +27,9 @@ class Context:
     hub: HubClient
     registry: MemberRegistry
     ledger: LedgerWriter
-    engine: Engine
+    capacity: CapacityBook
+    recorder: Recorder
+    routers: Mapping[str, TrafficRouter]
     probe_failures: dict[str, int] = field(default_factory=dict)
     planner: Planner | None = None
     dr_report: Report | None = None

@@ -9,13 +9,14 @@ from typing import Any
 
 import kopf
 
+from orchestrator.api import conditions as cond
 from orchestrator.api.common import GROUP, VERSION, Condition
+from orchestrator.api.conditions import set_condition
 from orchestrator.api.membercluster import MemberClusterSpec
 from orchestrator.clusters.kube import KubeError
 from orchestrator.controller.context import Context
 from orchestrator.controller.errors import handled
 from orchestrator.errors import ClusterError
-from orchestrator.migration.status import set_condition
 
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 10.0
@@ -71,9 +72,9 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         except (ClusterError, KubeError) as exc:
             conditions = set_condition(
                 conditions,
-                kind="Reachable",
+                kind=cond.REACHABLE,
                 status="False",
-                reason="ProbeFailed",
+                reason=cond.PROBE_FAILED,
                 message=f"{exc}. Check the cluster's API server and the kubeconfig Secret "
                 f"{parsed.kubeconfig_secret_ref.namespace}/{parsed.kubeconfig_secret_ref.name}",
                 now=now,
@@ -81,14 +82,11 @@ def setup(registry: kopf.OperatorRegistry) -> None:
             patch.status["conditions"] = [c.wire() for c in conditions]
             patch.status["observedGeneration"] = meta.get("generation")
             return
-        allocatable = probe.allocatable_gpus
-        if parsed.max_gpus is not None:
-            allocatable = min(allocatable, parsed.max_gpus)
         conditions = set_condition(
             conditions,
-            kind="Reachable",
+            kind=cond.REACHABLE,
             status="True",
-            reason="Probed",
+            reason=cond.PROBED,
             message=f"API server {probe.version} answered",
             now=now,
         )
@@ -97,9 +95,9 @@ def setup(registry: kopf.OperatorRegistry) -> None:
                 "conditions": [c.wire() for c in conditions],
                 "observedGeneration": meta.get("generation"),
                 "kubernetesVersion": probe.version,
-                "allocatableGPUs": allocatable,
+                "allocatableGPUs": probe.usable_gpus(parsed.max_gpus),
                 "usedGPUs": probe.used_gpus,
-                "freeGPUs": max(0, allocatable - probe.used_gpus),
+                "freeGPUs": max(0, probe.free_gpus(parsed.max_gpus)),
                 "readyNodes": probe.ready_nodes,
                 "lastProbeTime": now.isoformat(),
             }

@@ -9,15 +9,16 @@ import kopf
 
 from orchestrator.api.common import GROUP, VERSION
 from orchestrator.controller.context import Context
+from orchestrator.migration.move import Move, Stopping
 
 
-def _stopping(stopped: kopf.DaemonStopped) -> str | None:
+def _stopping(stopped: kopf.DaemonStopped) -> Stopping:
     if not stopped:
-        return None
+        return Stopping.NO
     reason = stopped.reason
     if reason is not None and kopf.DaemonStoppingReason.RESOURCE_DELETED in reason:
-        return "deleted"
-    return "exiting"
+        return Stopping.DELETED
+    return Stopping.EXITING
 
 
 def setup(registry: kopf.OperatorRegistry) -> None:
@@ -26,7 +27,16 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any, **_: Any
     ) -> None:
         ctx: Context = memo
-        await ctx.engine.run(dict(body), stopping=lambda: _stopping(stopped))
+        move = Move(
+            dict(body),
+            hub=ctx.hub,
+            members=ctx.registry,
+            capacity=ctx.capacity,
+            recorder=ctx.recorder,
+            routers=ctx.routers,
+            pauses=ctx.settings.fault_pause_seconds,
+        )
+        await move.run(lambda: _stopping(stopped))
 
     @kopf.on.delete(GROUP, VERSION, "migrations", registry=registry)
     async def migration_deleted(status: kopf.Status, name: str, **_: Any) -> None:

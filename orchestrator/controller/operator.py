@@ -38,7 +38,8 @@ from orchestrator.ledger import repository
 from orchestrator.ledger.db import session_factory
 from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.ledger.writer import LedgerWriter
-from orchestrator.migration.engine import Engine
+from orchestrator.migration.capacity import CapacityBook
+from orchestrator.migration.recorder import Recorder
 from orchestrator.migration.routers.base import NoRouter, TrafficRouter
 from orchestrator.migration.routers.gateway_api import GatewayAPIRouter
 from orchestrator.settings import Settings
@@ -101,14 +102,15 @@ def build_context(settings: Settings) -> Context:
     hub = HubClient(api)
     registry = MemberRegistry()
     ledger = LedgerWriter(settings.database_url.get_secret_value())
-    engine = Engine(
+    return Context(
+        settings=settings,
         hub=hub,
         registry=registry,
         ledger=ledger,
+        capacity=CapacityBook(registry),
+        recorder=Recorder(hub=hub, ledger=ledger),
         routers=build_routers(settings, hub),
-        pauses=settings.fault_pause_seconds,
     )
-    return Context(settings=settings, hub=hub, registry=registry, ledger=ledger, engine=engine)
 
 
 def build_leadership(settings: Settings, hub: HubClient) -> Leadership:

@@ -9,6 +9,7 @@ from typing import Any
 
 import kopf
 
+from orchestrator.api import conditions as cond
 from orchestrator.api.common import GROUP, VERSION
 from orchestrator.api.workload import InferenceWorkloadSpec
 from orchestrator.controller.context import Context
@@ -57,7 +58,7 @@ def setup(registry: kopf.OperatorRegistry) -> None:
                 await asyncio.to_thread(
                     memo.hub.event,
                     dict(body),
-                    reason="Placed",
+                    reason=cond.PLACED,
                     message=f"placed in its home cluster {parsed.placement.home_cluster}",
                 )
                 return

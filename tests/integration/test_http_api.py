@@ -35,7 +35,8 @@ from orchestrator.ledger import repository
 from orchestrator.ledger.db import session_factory
 from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.ledger.writer import LedgerWriter, MigrationSnapshot, PhaseSpan
-from orchestrator.migration.engine import Engine
+from orchestrator.migration.capacity import CapacityBook
+from orchestrator.migration.recorder import Recorder
 from orchestrator.settings import Settings
 from orchestrator.signals.auth import TokenStore
 from orchestrator.signals.directory import ZoneDirectory
@@ -49,9 +50,15 @@ LIMIT = 4096
 
 
 def context(hub: HubClient, ledger: LedgerWriter) -> Context:
-    engine = Engine(hub=hub, registry=MemberRegistry(), ledger=ledger)
+    members = MemberRegistry()
     return Context(
-        settings=Settings(), hub=hub, registry=engine.registry, ledger=ledger, engine=engine
+        settings=Settings(),
+        hub=hub,
+        registry=members,
+        ledger=ledger,
+        capacity=CapacityBook(members),
+        recorder=Recorder(hub=hub, ledger=ledger),
+        routers={},
     )
 
 
