@@ -269,7 +269,7 @@ def read_decisions(url: str, *, namespace: str, workload: str, limit: int) -> li
 def plan_now(hub: HubClient, *, now: datetime, url: str | None) -> Plan:
     """What the planner would decide now, from the hub (and, given a ledger URL, the workloads'
     learned migration times); nothing is created or recorded."""
-    from orchestrator.controller.planning import LEARNING_WINDOW, gather_snapshot
+    from orchestrator.controller.planner_loop import LEARNING_WINDOW, gather_snapshot
     from orchestrator.ledger.planning import completed_durations
     from orchestrator.planner import plan
 

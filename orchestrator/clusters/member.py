@@ -7,6 +7,7 @@ from typing import Any
 
 from kubernetes import client
 
+from orchestrator.api.common import WORKLOAD_LABEL
 from orchestrator.clusters.kube import APPLY, FIELD_MANAGER, KubeError, call
 
 TIMEOUT = 10.0
@@ -129,7 +130,7 @@ class MemberClient:
                 for c in pod.spec.containers
             )
             used += gpus
-            workload = (pod.metadata.labels or {}).get("gridshift.io/workload")
+            workload = (pod.metadata.labels or {}).get(WORKLOAD_LABEL)
             if workload and gpus:
                 key = (pod.metadata.namespace, workload)
                 by_workload[key] = by_workload.get(key, 0) + gpus

@@ -13,8 +13,9 @@ from orchestrator.api import conditions as cond
 from orchestrator.api.common import GROUP, VERSION, Condition
 from orchestrator.api.conditions import set_condition
 from orchestrator.api.membercluster import MemberClusterSpec
+from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import KubeError
-from orchestrator.controller.context import Context
+from orchestrator.clusters.registry import MemberRegistry
 from orchestrator.controller.errors import handled
 from orchestrator.errors import ClusterError
 
@@ -22,35 +23,39 @@ log = logging.getLogger(__name__)
 PROBE_SECONDS = 10.0
 
 
-async def register(ctx: Context, name: str, spec: dict[str, Any]) -> None:
+async def register(
+    hub: HubClient, members: MemberRegistry, name: str, spec: dict[str, Any]
+) -> None:
     """Build (or refresh) the member's client from its kubeconfig Secret."""
     parsed = MemberClusterSpec.model_validate(spec)
     ref = parsed.kubeconfig_secret_ref
-    kubeconfig = await asyncio.to_thread(ctx.hub.secret_value, ref.namespace, ref.name, ref.key)
-    ctx.registry.upsert(name, kubeconfig)
+    kubeconfig = await asyncio.to_thread(hub.secret_value, ref.namespace, ref.name, ref.key)
+    members.upsert(name, kubeconfig)
 
 
-async def prime(ctx: Context) -> None:
+async def prime(hub: HubClient, members: MemberRegistry) -> None:
     """Register every MemberCluster before any migration resumes."""
-    for item in await asyncio.to_thread(ctx.hub.list, "memberclusters"):
+    for item in await asyncio.to_thread(hub.list, "memberclusters"):
         name = item["metadata"]["name"]
         try:
-            await register(ctx, name, item["spec"])
+            await register(hub, members, name, item["spec"])
         except ClusterError as exc:
             log.warning("cluster=%s not registered at start: %s", name, exc)
 
 
-def setup(registry: kopf.OperatorRegistry) -> None:
+def setup(registry: kopf.OperatorRegistry, *, hub: HubClient, members: MemberRegistry) -> None:
+    """Keep a client per MemberCluster in ``members`` and each one's status true."""
+
     @kopf.on.resume(GROUP, VERSION, "memberclusters", registry=registry)
     @kopf.on.create(GROUP, VERSION, "memberclusters", registry=registry)
     @kopf.on.update(GROUP, VERSION, "memberclusters", field="spec", registry=registry)
-    async def member_changed(name: str, spec: kopf.Spec, memo: Any, **_: Any) -> None:
+    async def member_changed(name: str, spec: kopf.Spec, **_: Any) -> None:
         with handled():
-            await register(memo, name, dict(spec))
+            await register(hub, members, name, dict(spec))
 
     @kopf.on.delete(GROUP, VERSION, "memberclusters", optional=True, registry=registry)
-    async def member_deleted(name: str, memo: Any, **_: Any) -> None:
-        memo.registry.remove(name)
+    async def member_deleted(name: str, **_: Any) -> None:
+        members.remove(name)
 
     @kopf.timer(GROUP, VERSION, "memberclusters", interval=PROBE_SECONDS, registry=registry)
     async def member_probe(
@@ -58,7 +63,6 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         spec: kopf.Spec,
         status: kopf.Status,
         meta: kopf.Meta,
-        memo: Any,
         patch: kopf.Patch,
         **_: Any,
     ) -> None:
@@ -66,8 +70,8 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         now = datetime.now(UTC)
         conditions = [Condition.model_validate(c) for c in status.get("conditions", [])]
         try:
-            await register(memo, name, dict(spec))  # picks up a rotated kubeconfig
-            member = memo.registry.get(name)
+            await register(hub, members, name, dict(spec))  # picks up a rotated kubeconfig
+            member = members.get(name)
             probe = await asyncio.to_thread(member.client.probe, parsed.gpu_resource_name)
         except (ClusterError, KubeError) as exc:
             conditions = set_condition(

@@ -26,18 +26,14 @@ from orchestrator import metrics
 from orchestrator.api.common import API_VERSION, GROUP, VERSION
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
-from orchestrator.clusters.registry import MemberRegistry
-from orchestrator.controller.context import Context
 from orchestrator.controller.http import router
+from orchestrator.controller.web import build_app
 from orchestrator.devenv import Fleet
 from orchestrator.devenv.procs import free_port
 from orchestrator.ledger import repository
 from orchestrator.ledger.db import session_factory
 from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.ledger.writer import LedgerWriter, MigrationSnapshot, PhaseSpan
-from orchestrator.migration.capacity import CapacityBook
-from orchestrator.migration.recorder import Recorder
-from orchestrator.settings import Settings
 from orchestrator.signals.auth import TokenStore
 from orchestrator.signals.directory import ZoneDirectory
 from orchestrator.signals.ingest import Ingestor
@@ -49,30 +45,19 @@ NS = f"http-{RUN}"
 LIMIT = 4096
 
 
-def context(hub: HubClient, ledger: LedgerWriter) -> Context:
-    members = MemberRegistry()
-    return Context(
-        settings=Settings(),
-        hub=hub,
-        registry=members,
-        ledger=ledger,
-        capacity=CapacityBook(members),
-        recorder=Recorder(hub=hub, ledger=ledger),
-        routers={},
-    )
-
-
 def app(hub: HubClient, ledger: LedgerWriter) -> FastAPI:
-    """The webhook app with the operator's routes, composed as `gridshift run` composes it."""
+    """The webhook's and the operator's routes in one app, composed as `gridshift run` does."""
     ingestor = Ingestor(
         sink=LedgerStore(repository, session_factory(ledger.engine)),
         zones=ZoneDirectory(),
         tokens=TokenStore(),
         clock=lambda: datetime.now(UTC),
     )
-    served = create_app(ingestor, body_limit=LIMIT)
-    served.include_router(router(context(hub, ledger), ready_ttl_seconds=0.5))
-    return served
+    return build_app(
+        webhook=create_app(ingestor, body_limit=LIMIT),
+        operator=router(hub=hub, ledger=ledger, ready_ttl_seconds=0.5),
+        body_limit=LIMIT,
+    )
 
 
 @contextmanager

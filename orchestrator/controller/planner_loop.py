@@ -22,13 +22,15 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import kopf
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import ValidationError
 
 from orchestrator import metrics
-from orchestrator.api.common import API_VERSION, GROUP, VERSION
+from orchestrator.api.common import GROUP, VERSION
+from orchestrator.api.migration import Reason, new_migration
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import KubeError
 from orchestrator.controller import policystatus
@@ -37,11 +39,9 @@ from orchestrator.controller.snapshot import HubObjects, build, read_hub
 from orchestrator.errors import LedgerError
 from orchestrator.ledger.planning import DecisionRow, completed_durations, record_decisions
 from orchestrator.ledger.records import CandidateScore
+from orchestrator.ledger.writer import LedgerWriter
 from orchestrator.planner import plan as make_plan
 from orchestrator.planner.model import Decision, Intent, LevelChange, Plan, Snapshot
-
-if TYPE_CHECKING:
-    from orchestrator.controller.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -54,31 +54,23 @@ DEBOUNCE_SECONDS = 0.5
 
 
 def migration_body(intent: Intent) -> dict[str, Any]:
-    """The Migration an intent asks for."""
-    reason: dict[str, Any] = {"trigger": intent.trigger, "message": intent.message[:1024]}
-    if intent.signal_id:
-        reason["signalID"] = intent.signal_id[:253]
-    if intent.demand_response_event:
-        reason["demandResponseEvent"] = intent.demand_response_event
-    if intent.policy:
-        reason["policy"] = intent.policy
-    short = intent.trigger.lower()[:14]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Migration",
-        "metadata": {
-            "generateName": f"{intent.workload[:40]}-{short}-",
-            "namespace": intent.namespace,
-            "labels": {"gridshift.io/workload": intent.workload[:63]},
-        },
-        "spec": {
-            "workload": intent.workload,
-            "fromCluster": intent.from_cluster,
-            "toCluster": intent.to_cluster,
-            "deadlineSeconds": intent.deadline_seconds,
-            "reason": reason,
-        },
-    }
+    """The Migration an intent asks for (ValidationError when the intent names a bad value)."""
+    reason = Reason(
+        trigger=intent.trigger,
+        message=intent.message[:1024],
+        signal_id=intent.signal_id[:253] if intent.signal_id else None,
+        demand_response_event=intent.demand_response_event or None,
+        policy=intent.policy or None,
+    )
+    return new_migration(
+        namespace=intent.namespace,
+        workload=intent.workload,
+        from_cluster=intent.from_cluster,
+        to_cluster=intent.to_cluster,
+        deadline_seconds=intent.deadline_seconds,
+        reason=reason,
+        name_hint=intent.trigger.lower()[:14],
+    )
 
 
 def decision_row(decision: Decision) -> DecisionRow:
@@ -119,12 +111,21 @@ def gather_snapshot(
 
 
 class Planner:
-    """The leader's planner loop."""
+    """The leader's planner loop: reads the hub and the ledger, writes Migrations, decisions
+    and the status of DemandResponseEvents (through ``dr``) and MigrationPolicies."""
 
-    def __init__(self, ctx: Context, *, interval_seconds: float = 15.0) -> None:
-        self.ctx = ctx
+    def __init__(
+        self,
+        *,
+        hub: HubClient,
+        ledger: LedgerWriter,
+        dr: DemandResponses,
+        interval_seconds: float = 15.0,
+    ) -> None:
+        self.hub = hub
+        self.ledger = ledger
+        self.dr = dr
         self.interval_seconds = interval_seconds
-        self.dr = DemandResponses(ctx.hub, report=ctx.dr_report)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._scheduler: AsyncIOScheduler | None = None
@@ -182,10 +183,10 @@ class Planner:
     # ---- one round ----------------------------------------------------------------------
     async def gather(self, now: datetime) -> tuple[HubObjects, Snapshot]:
         """Read the hub and the ledger; build the snapshot."""
-        objects = await asyncio.to_thread(read_hub, self.ctx.hub)
+        objects = await asyncio.to_thread(read_hub, self.hub)
         try:
             self._durations = await asyncio.to_thread(
-                completed_durations, self.ctx.ledger.engine, since=now - LEARNING_WINDOW
+                completed_durations, self.ledger.engine, since=now - LEARNING_WINDOW
             )
         except LedgerError as exc:
             log.warning("learned migration times not refreshed (ledger): %s", exc)
@@ -211,7 +212,7 @@ class Planner:
         created = await self._create(plan)
         await self._record(plan, now)
         await self.dr.update(objects, snapshot, now, created=created)
-        await asyncio.to_thread(policystatus.update, self.ctx.hub, objects, snapshot, plan, now)
+        await asyncio.to_thread(policystatus.update, self.hub, objects, snapshot, plan, now)
         self._schedule(plan.wake_at, now)
         metrics.PLANNER_SECONDS.observe(time.perf_counter() - round_started)
         return plan
@@ -234,9 +235,9 @@ class Planner:
                 continue
             try:
                 obj = await asyncio.to_thread(
-                    self.ctx.hub.create, "migrations", intent.namespace, migration_body(intent)
+                    self.hub.create, "migrations", intent.namespace, migration_body(intent)
                 )
-            except KubeError as exc:
+            except (KubeError, ValidationError) as exc:
                 log.warning(
                     "workload=%s/%s move to %s not created: %s",
                     intent.namespace,
@@ -290,7 +291,7 @@ class Planner:
         for decided_at, plan_id, row in pending:
             by_plan.setdefault((decided_at, plan_id), []).append(row)
         for (decided_at, plan_id), rows in by_plan.items():
-            record_decisions(self.ctx.ledger.engine, rows, decided_at=decided_at, plan_id=plan_id)
+            record_decisions(self.ledger.engine, rows, decided_at=decided_at, plan_id=plan_id)
 
     def _schedule(self, wake_at: tuple[datetime, ...], now: datetime) -> None:
         if self._scheduler is None:
@@ -339,21 +340,17 @@ def fingerprints() -> dict[str, Callable[[dict[str, Any]], object]]:
     }
 
 
-def setup(registry: kopf.OperatorRegistry) -> None:
-    """Wake the planner when an object it reads changes in a way that matters to a plan."""
+def setup(registry: kopf.OperatorRegistry, *, planner: Planner) -> None:
+    """Wake ``planner`` when an object it reads changes in a way that matters to a plan."""
     for plural, fingerprint in fingerprints().items():
 
         def changed(
             body: kopf.Body,
             type: str | None,
-            memo: Any,
             _plural: str = plural,
             _fingerprint: Callable[[dict[str, Any]], object] = fingerprint,
             **_: Any,
         ) -> None:
-            planner: Planner | None = getattr(memo, "planner", None)
-            if planner is None:
-                return
             meta = body.get("metadata") or {}
             name = f"{meta.get('namespace') or ''}/{meta.get('name')}"
             gone = type == "DELETED"
