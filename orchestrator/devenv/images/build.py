@@ -122,7 +122,9 @@ def _common_inputs(epoch: int) -> dict[str, object]:
 def _python_base(cache: Path, epoch: int, progress: Progress) -> tuple[oci.Layout, str]:
     """The Debian Python layer, built once per set of packages; its layout and key."""
     progress("python-base: resolving Debian packages")
-    debs = debian.resolve(catalogue.PYTHON_PACKAGES, excluded=catalogue.EXCLUDED_PACKAGES)
+    debs = debian.resolve(
+        catalogue.PYTHON_PACKAGES, excluded=catalogue.EXCLUDED_PACKAGES, memo=cache / "debs"
+    )
     inputs = {"image": BASE_TAG, **_common_inputs(epoch), "debs": _listed(debs)}
     key = _key(inputs)
     entry = cache / f"{BASE_TAG}-{key[:16]}"
@@ -199,7 +201,7 @@ def ensure_image(
     uv: Path | None = None
     debs: tuple[debian.Deb, ...] = ()
     if name == "pause":
-        debs = debian.resolve(catalogue.PAUSE_PACKAGES)
+        debs = debian.resolve(catalogue.PAUSE_PACKAGES, memo=cache / "debs")
         inputs["debs"] = _listed(debs)
     else:
         base, inputs["base"] = _python_base(cache, epoch, say)

@@ -5,6 +5,9 @@
   each clause unless one is already chosen, and stopping at the excluded packages. Version
   constraints are not re-checked: one suite's candidates satisfy each other, and the images' own
   tests would show a package that does not.
+  The answer is remembered (``resolved-<key>.json`` beside the cached packages) under a key of
+  the roots, the exclusions and the state of apt's index (its list files' sizes and mtimes, the
+  sources and preferences), so it is asked again after an ``apt-get update``, not before.
 - :func:`fetch` downloads what the cache lacks with ``apt-get download`` (which checks the
   archive's signatures) and checks each file's SHA-256 against the index again; files are cached
   as ``<sha256>.deb``.
@@ -16,7 +19,11 @@ packages give the same image.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -28,6 +35,7 @@ from pathlib import Path
 from orchestrator.errors import ConfigError, DevEnvError
 
 OS_RELEASE = Path("/etc/os-release")
+APT_STATE = (Path("/var/lib/apt/lists"), Path("/etc/apt"))
 _VERSION_CONSTRAINT = re.compile(r"\s*\(.*?\)")
 
 
@@ -103,11 +111,44 @@ def _clauses(fields: Mapping[str, str]) -> list[list[str]]:
     return clauses
 
 
-def resolve(roots: Iterable[str], *, excluded: Iterable[str] = ()) -> tuple[Deb, ...]:
-    """The roots and everything they depend on, minus ``excluded``; sorted by package name."""
-    skip = frozenset(excluded)
+def _apt_state() -> list[tuple[str, int, int]]:
+    """What apt's answers depend on: its index files and its configuration, by size and mtime."""
+    state = []
+    for top in APT_STATE:
+        for directory, _, files in os.walk(top):
+            for name in files:
+                path = os.path.join(directory, name)
+                with contextlib.suppress(OSError):
+                    info = os.stat(path)
+                    state.append((path, info.st_size, info.st_mtime_ns))
+    return sorted(state)
+
+
+def resolve(
+    roots: Iterable[str], *, excluded: Iterable[str] = (), memo: Path | None = None
+) -> tuple[Deb, ...]:
+    """The roots and everything they depend on, minus ``excluded``; sorted by package name.
+
+    With ``memo`` (a directory), the answer is kept there for as long as apt's index is unchanged.
+    """
+    wanted, skip = sorted(set(roots)), sorted(set(excluded))
+    if memo is None:
+        return _resolve(wanted, frozenset(skip))
+    key = hashlib.sha256(json.dumps([wanted, skip, _apt_state()]).encode()).hexdigest()
+    remembered = memo / f"resolved-{key[:16]}.json"
+    if remembered.is_file():
+        return tuple(Deb(*fields) for fields in json.loads(remembered.read_text()))
+    debs = _resolve(wanted, frozenset(skip))
+    memo.mkdir(parents=True, exist_ok=True)
+    scratch = remembered.with_suffix(f".{os.getpid()}.tmp")
+    scratch.write_text(json.dumps([list(dataclasses.astuple(deb)) for deb in debs]))
+    scratch.replace(remembered)
+    return debs
+
+
+def _resolve(roots: list[str], skip: frozenset[str]) -> tuple[Deb, ...]:
     chosen: dict[str, Deb] = {}
-    wanted = sorted(set(roots))
+    wanted = roots
     while wanted:
         out = _run(
             ["apt-cache", "show", "--no-all-versions", *wanted],

@@ -104,7 +104,8 @@ def install_modelserver(root: Path) -> None:
     rootfs.compile_python(root, [SITE_PACKAGES])
 
 
-def _launcher() -> str:
+def launcher_script() -> str:
+    """The text of `/usr/local/bin/gridshift`, from the `[project.scripts]` entry."""
     scripts = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["scripts"]
     module, _, attribute = str(scripts["gridshift"]).partition(":")
     return (
@@ -133,5 +134,5 @@ def install_operator(root: Path, *, uv: Path, scratch: Path) -> None:
     _uv(uv, *install, str(built[0]), what="uv pip install (gridshift's wheel)")
     shutil.rmtree(site / "bin", ignore_errors=True)
     shutil.copytree(PROJECT / "migrations", site / "migrations", ignore=_IGNORED)
-    rootfs.write(root, LAUNCHER, _launcher(), mode=0o755)
+    rootfs.write(root, LAUNCHER, launcher_script(), mode=0o755)
     rootfs.compile_python(root, [SITE_PACKAGES])
