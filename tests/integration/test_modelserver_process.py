@@ -32,7 +32,7 @@ def test_unavailable_while_loading_then_ready_after_the_load_time(tmp_path: Path
         assert metric(httpx.get(server.url + "/metrics").text, "modelserver_weights_loaded") == 0
         ready_at = wait_ready(server, timeout_seconds=10)
         # 1.0 s + 1.5 GB / 1.5 GB/s = 2.0 s from process start (which came after `started`)
-        assert 1.9 <= ready_at - started <= 3.5
+        assert 1.9 <= ready_at - started <= 5.0
         assert metric(httpx.get(server.url + "/metrics").text, "modelserver_weights_loaded") == 1
 
 

@@ -91,13 +91,12 @@ def _key(document: dict[str, object]) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
-def _check_machine() -> None:
+def _check_root() -> None:
     if os.geteuid() != 0:
         raise ConfigError(
             "building images needs root: umoci unpack keeps the files' owners and chroot runs "
             "the image's own Python to compile it; run as root or with sudo"
         )
-    debian.check_suite(catalogue.SUITE)
 
 
 @contextmanager
@@ -130,6 +129,7 @@ def _python_base(cache: Path, epoch: int, progress: Progress) -> tuple[oci.Layou
     entry = cache / f"{BASE_TAG}-{key[:16]}"
     with _locked(cache, BASE_TAG):
         if not (entry / "oci" / "index.json").is_file():
+            _check_root()
             progress(f"python-base: building from {len(debs)} Debian packages")
             with tempfile.TemporaryDirectory(dir=cache, prefix=f".{BASE_TAG}-") as scratch:
                 work = Path(scratch) / "entry"
@@ -191,7 +191,7 @@ def ensure_image(
 ) -> ImageArchive:
     """Image ``name`` (see :data:`catalogue.IMAGES`): from the cache, else built and cached."""
     config = catalogue.image_config(name)
-    _check_machine()
+    debian.check_suite(catalogue.SUITE)
     cache = cache_dir or get_settings().cache / "images"
     say: Progress = progress or (lambda _message: None)
     epoch = _epoch()
@@ -218,6 +218,7 @@ def ensure_image(
         found = _read_entry(name, entry)
         if found is not None:
             return found
+        _check_root()
         started = time.monotonic()
         with tempfile.TemporaryDirectory(dir=cache, prefix=f".{name}-") as scratch_dir:
             scratch = Path(scratch_dir)
