@@ -22,7 +22,7 @@ uv: $(UV) ## the pinned uv in .tools/, unless one is on PATH (used as it is)
 install: uv ## create .venv with the locked dependencies (uv.lock)
 	$(UV) sync --frozen
 
-binaries: ## build the pinned Kubernetes binaries from the Go module proxy (cached; ~25 min cold)
+binaries: ## build the pinned Kubernetes, Traefik and Toxiproxy binaries from the Go module proxy (cached; ~26 min cold)
 	bash hack/build-k8s-binaries.sh
 
 image: install ## the operator image, built without Docker (cached): its archive, size and reference
