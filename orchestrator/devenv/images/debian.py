@@ -16,10 +16,9 @@
 The exact packages (name, version, SHA-256) are inputs of the image's cache key: the same
 packages give the same image.
 
-Why not debootstrap: it installs Debian's essential set (a shell, coreutils, dpkg, apt, perl-base;
-about ten times the Python base) and runs every maintainer script in a chroot, which writes dpkg's
-database and logs with time stamps; the images want only Python's files, no shell, and the same
-bytes every time.
+Why not debootstrap: it installs Debian's essential set as well (a shell, coreutils, dpkg, apt,
+perl-base) and runs every maintainer script in a chroot, which writes dpkg's database and logs
+with time stamps; the images want only Python's files, no shell, and the same bytes every time.
 """
 
 from __future__ import annotations
