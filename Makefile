@@ -8,10 +8,10 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/uv-$(UV_VERSION)/
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: help uv install binaries demo demo-down lint test test-unit test-integration test-e2e clean
+.PHONY: help uv install binaries image images demo demo-down lint test test-unit test-integration test-e2e clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(CURDIR)/.tools/uv-$(UV_VERSION)/bin/uv:
 	@echo "uv not found: installing uv $(UV_VERSION) into .tools/ (python3 -m pip, from PyPI)"
@@ -22,8 +22,16 @@ uv: $(UV) ## the pinned uv in .tools/, unless one is on PATH (used as it is)
 install: uv ## create .venv with the locked dependencies (uv.lock)
 	$(UV) sync --frozen
 
-binaries: ## build the pinned Kubernetes binaries from the Go module proxy (cached; ~25 min cold)
+binaries: ## build the pinned Kubernetes, Traefik and Toxiproxy binaries from the Go module proxy (cached; ~26 min cold)
 	bash hack/build-k8s-binaries.sh
+
+image: install ## the operator image, built without Docker (cached): its archive, size and reference
+	bash hack/install-deps.sh >/dev/null
+	$(RUN) gridshift dev images --name operator
+
+images: install ## all three images (pause, modelserver, operator), built without Docker (cached)
+	bash hack/install-deps.sh >/dev/null
+	$(RUN) gridshift dev images
 
 demo: install binaries ## three provinces, the operator and an accelerated grid day with a dispatch order, live
 	bash hack/install-deps.sh
@@ -38,16 +46,16 @@ lint: install ## ruff, mypy --strict, import contracts
 	$(RUN) mypy
 	$(RUN) lint-imports
 
-test: install binaries ## every test: unit, integration (real fleet + PostgreSQL), e2e
+test: install binaries images ## every test: unit, integration (real fleet + PostgreSQL), e2e
 	$(RUN) pytest -m "unit or integration or e2e"
 
 test-unit: install ## the fast tests of pure logic
 	$(RUN) pytest -m unit
 
-test-integration: install binaries ## tests against the real local fleet and PostgreSQL
+test-integration: install binaries images ## tests against the real local fleet and PostgreSQL
 	$(RUN) pytest -m integration
 
-test-e2e: install binaries ## end-to-end tests (clusters from GRIDSHIFT_KUBECONFIGS, or the local fleet)
+test-e2e: install binaries images ## end-to-end tests (clusters from GRIDSHIFT_KUBECONFIGS, or the local fleet)
 	$(RUN) pytest -m e2e
 
 clean: ## remove the virtualenv and caches (not the binary cache)

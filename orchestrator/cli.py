@@ -2,9 +2,9 @@
 
 Commands parse their arguments and call functions; rendering lives in :mod:`orchestrator.views`.
 Here: ``version``, ``crds``, ``run``, ``migrate`` and the local fleet (``dev up | status | env |
-down | stop-apiserver | start-apiserver``). ``status``, ``migrations`` and ``decisions`` are in
-:mod:`orchestrator.cli_fleet`; ``why`` and ``report`` in :mod:`orchestrator.cli_ledger`;
-``signal send`` in :mod:`orchestrator.cli_signal`.
+down | stop-apiserver | start-apiserver | images``). ``status``, ``migrations`` and
+``decisions`` are in :mod:`orchestrator.cli_fleet`; ``why`` and ``report`` in
+:mod:`orchestrator.cli_ledger`; ``signal send`` in :mod:`orchestrator.cli_signal`.
 """
 
 from __future__ import annotations
@@ -308,3 +308,37 @@ def dev_start_apiserver(
     except GridshiftError as exc:
         raise _fail(exc) from exc
     console.print(f"kube-apiserver of {cluster} serving again")
+
+
+@dev.command("images")
+def dev_images(
+    name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--name", help="Only this image (pause, modelserver, operator); repeat for several."
+        ),
+    ] = None,
+) -> None:
+    """Build gridshift's container images without Docker (cached); print archive, size, ref."""
+    from orchestrator.devenv.images import IMAGES, ensure_image
+
+    names = name or list(IMAGES)
+    unknown = sorted(set(names) - set(IMAGES))
+    if unknown:
+        err.print(
+            f"[bold red]error:[/] no image {', '.join(unknown)}; there are {', '.join(IMAGES)}"
+        )
+        raise typer.Exit(code=2)
+    for image in names:
+        started = time.monotonic()
+        try:
+            archive = ensure_image(image, progress=lambda message: err.print(f"[dim]{message}[/]"))
+        except GridshiftError as exc:
+            raise _fail(exc) from exc
+        how = "cached" if archive.from_cache else "built"
+        console.print(
+            f"{archive.name}: {archive.size_bytes / 2**20:.1f} MiB, {how} in "
+            f"{time.monotonic() - started:.1f} s\n  archive {archive.path}\n  ref     {archive.ref}"
+        )
+        command = archive.import_command(address="/run/containerd/containerd.sock")
+        console.print(f"  import  {' '.join(command)}")

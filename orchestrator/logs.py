@@ -6,7 +6,7 @@ the message itself, which is how gridshift names objects in its logs
 (``migration=moves/chat-a entered phase=WarmingUp``)::
 
     {"time": "2025-07-14T11:02:03.120Z", "level": "INFO",
-     "logger": "orchestrator.migration.engine",
+     "logger": "orchestrator.migration.move",
      "message": "migration=moves/chat-a entered phase=WarmingUp reason=Provisioned",
      "migration": "moves/chat-a", "phase": "WarmingUp", "reason": "Provisioned"}
 

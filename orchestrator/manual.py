@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.api.common import API_VERSION
+from orchestrator.api.migration import Reason, new_migration
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.errors import ClusterError
@@ -29,17 +29,14 @@ def start_migration(
         raise ClusterError(f"{namespace}/{workload} is not placed yet; wait for it to run")
     if source == to:
         raise ClusterError(f"{namespace}/{workload} already runs in {to}")
-    body = {
-        "apiVersion": API_VERSION,
-        "kind": "Migration",
-        "metadata": {"generateName": f"{workload[:40]}-to-{to[:12]}-", "namespace": namespace},
-        "spec": {
-            "workload": workload,
-            "fromCluster": source,
-            "toCluster": to,
-            "deadlineSeconds": deadline_seconds,
-            "reason": {"trigger": "Manual", "message": reason[:1024]},
-        },
-    }
+    body = new_migration(
+        namespace=namespace,
+        workload=workload,
+        from_cluster=source,
+        to_cluster=to,
+        deadline_seconds=deadline_seconds,
+        reason=Reason(trigger="Manual", message=reason[:1024]),
+        name_hint=f"to-{to[:12]}",
+    )
     created = hub.create("migrations", namespace, body)
     return str(created["metadata"]["name"])

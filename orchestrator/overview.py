@@ -306,7 +306,7 @@ def read_report(
 def plan_now(hub: HubClient, *, now: datetime, url: str | None) -> Plan:
     """What the planner would decide now, from the hub (and, given a ledger URL, the workloads'
     learned migration times); nothing is created or recorded."""
-    from orchestrator.controller.planning import LEARNING_WINDOW, gather_snapshot
+    from orchestrator.controller.planner_loop import LEARNING_WINDOW, gather_snapshot
     from orchestrator.planner import plan
 
     durations = None

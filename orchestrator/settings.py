@@ -40,6 +40,14 @@ class Settings(BaseSettings):
             "hack/build-k8s-binaries.sh caches them in is used."
         ),
     )
+    cache: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "gridshift",
+        description=(
+            "cache: where built things are kept between runs: the Kubernetes binaries "
+            "(hack/build-k8s-binaries.sh reads the same variable) and the container images "
+            "under images/ (`gridshift dev images`)."
+        ),
+    )
     dev_dir: Path = Field(
         default_factory=lambda: _default_state_dir() / "fleet",
         description=(

@@ -17,6 +17,9 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 MAX_GENERATION = 2**53 - 1
 """Largest generation a JSON number carries exactly."""
+WORKLOAD_LABEL = f"{GROUP}/workload"
+"""Label naming the InferenceWorkload on everything gridshift makes for it (Migrations, and
+Deployments, Services and pods in the member clusters)."""
 
 DNSLabel = Annotated[
     str,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from orchestrator.api.common import (
+    API_VERSION,
     MAX_GENERATION,
+    WORKLOAD_LABEL,
     Conditions,
     DNSLabel,
     DNSSubdomain,
@@ -143,3 +146,38 @@ class MigrationStatus(Model):
     message: Annotated[str, StringConstraints(max_length=4096)] = Field(
         default="", description="message for people: what happened, and what to do if it failed."
     )
+
+
+def new_migration(
+    *,
+    namespace: str,
+    workload: str,
+    from_cluster: str,
+    to_cluster: str,
+    deadline_seconds: int,
+    reason: Reason,
+    name_hint: str,
+    annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The Migration object to create (the one place one is built): named
+    ``<workload>-<name_hint>-<random>`` by the API server, labelled with its workload.
+
+    The API server validates it (bounds, CEL rules): a bad value is its 422, not ours.
+    """
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Migration",
+        "metadata": {
+            "generateName": f"{workload[:40]}-{name_hint}-",
+            "namespace": namespace,
+            "labels": {WORKLOAD_LABEL: workload[:63]},
+            **({"annotations": dict(annotations)} if annotations else {}),
+        },
+        "spec": {
+            "workload": workload,
+            "fromCluster": from_cluster,
+            "toCluster": to_cluster,
+            "deadlineSeconds": deadline_seconds,
+            "reason": reason.wire(),
+        },
+    }

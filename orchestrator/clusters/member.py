@@ -7,6 +7,7 @@ from typing import Any
 
 from kubernetes import client
 
+from orchestrator.api.common import WORKLOAD_LABEL
 from orchestrator.clusters.kube import APPLY, FIELD_MANAGER, KubeError, call
 
 TIMEOUT = 10.0
@@ -22,6 +23,16 @@ class Probe:
     allocatable_gpus: int
     used_gpus: int
     used_gpus_by_workload: dict[tuple[str, str], int]
+
+    def usable_gpus(self, max_gpus: int | None) -> int:
+        """GPUs gridshift may use here: allocatable on Ready nodes, capped by ``maxGPUs``."""
+        if max_gpus is None:
+            return self.allocatable_gpus
+        return min(self.allocatable_gpus, max_gpus)
+
+    def free_gpus(self, max_gpus: int | None) -> int:
+        """Usable GPUs no running pod requests (negative when pods hold more than the cap)."""
+        return self.usable_gpus(max_gpus) - self.used_gpus
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,8 @@ class MemberClient:
         self.api = api
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
+        self._namespaces: set[str] = set()
+        """Namespaces this client has ensured: ensured once, unless found missing since."""
 
     def version(self) -> str:
         info = call(
@@ -117,13 +130,20 @@ class MemberClient:
                 for c in pod.spec.containers
             )
             used += gpus
-            workload = (pod.metadata.labels or {}).get("gridshift.io/workload")
+            workload = (pod.metadata.labels or {}).get(WORKLOAD_LABEL)
             if workload and gpus:
                 key = (pod.metadata.namespace, workload)
                 by_workload[key] = by_workload.get(key, 0) + gpus
         return Probe(version, len(ready), allocatable, used, by_workload)
 
-    def ensure_namespace(self, namespace: str) -> None:
+    def ensure_namespace(self, namespace: str, *, once: bool = False) -> None:
+        """Server-side apply the namespace; with ``once``, skip it when this client already did.
+
+        After a ``not found`` answer in a namespace ensured once, call :meth:`forget_namespace`
+        so the next ``once`` call applies it again.
+        """
+        if once and namespace in self._namespaces:
+            return
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
         call(
             self.name,
@@ -136,6 +156,11 @@ class MemberClient:
             _content_type=APPLY,
             _request_timeout=TIMEOUT,
         )
+        self._namespaces.add(namespace)
+
+    def forget_namespace(self, namespace: str) -> None:
+        """The namespace may be gone (deleted since it was ensured): ensure it again next time."""
+        self._namespaces.discard(namespace)
 
     def apply(self, manifest: dict[str, Any], *, dry_run: bool = False) -> None:
         """Server-side apply a Deployment or Service under gridshift's field manager."""

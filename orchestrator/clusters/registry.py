@@ -34,11 +34,8 @@ class MemberRegistry:
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop
+        """The event loop the watches wake waiters on (the running one when not given)."""
         self._members: dict[str, Member] = {}
-
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The event loop the watches wake waiters on."""
-        self._loop = loop
 
     def upsert(self, name: str, kubeconfig: str) -> Member:
         """Add the member, or rebuild it when its kubeconfig changed; return it."""

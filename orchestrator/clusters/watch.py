@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -152,13 +151,3 @@ class DeploymentWatch:
             self._unreachable_since = datetime.now(UTC)
             self._synced.clear()
             self._notify()
-
-
-def wait_synced(watcher: DeploymentWatch, timeout: float) -> bool:
-    """Block until the watch has listed the cluster once (for start-up and tests)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if watcher.synced:
-            return True
-        time.sleep(0.05)
-    return watcher.synced

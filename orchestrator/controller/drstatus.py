@@ -17,12 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from orchestrator.api import conditions as cond
 from orchestrator.api.common import Condition
+from orchestrator.api.conditions import ConditionStatus, set_condition
 from orchestrator.api.drevent import DemandResponseEventSpec, DemandResponseEventStatus
-from orchestrator.migration.status import set_condition
 from orchestrator.planner.model import Workload
 
-TARGET_MET = "TargetMet"
 MAX_MIGRATIONS_LISTED = 256
 
 
@@ -107,21 +107,22 @@ def account(
         + (f", {missing:g} kW still missing" if missing > 0 else "")
     )
     ended = end is not None and now >= end
+    condition: tuple[ConditionStatus, str]
     if state == "Scheduled":
         message = f"Order to {target_text} in {zone} from {start.isoformat()}; not in force yet."
-        condition = ("False", "NotInForce")
+        condition = ("False", cond.NOT_IN_FORCE)
     elif state == "Active":
         message = (
             f"Responding to the order to {target_text} in {zone} by "
             f"{deadline.isoformat()}: {progress}."
         )
-        condition = ("False", "Responding")
+        condition = ("False", cond.RESPONDING)
     elif state == "Met":
         message = (
             f"Target met at {met_at.isoformat() if met_at else '?'} (deadline "
             f"{deadline.isoformat()}): {progress}."
         )
-        condition = ("True", "Met")
+        condition = ("True", cond.MET)
     else:
         late = (
             f" The target was reached late, at {met_at.isoformat()}."
@@ -129,14 +130,14 @@ def account(
             else " Add capacity in zones that are not peaking, or allow more zones."
         )
         message = f"Target missed: by {deadline.isoformat()} {progress}.{late}"
-        condition = ("False", "Missed")
+        condition = ("False", cond.MISSED)
     if ended:
         message += f" The window ended at {end.isoformat() if end else '?'}."
 
     conditions = set_condition(
         [Condition.model_validate(c.model_dump(by_alias=True)) for c in status.conditions],
-        kind=TARGET_MET,
-        status=condition[0],  # type: ignore[arg-type]
+        kind=cond.TARGET_MET,
+        status=condition[0],
         reason=condition[1],
         message=message,
         now=now,

@@ -1,6 +1,7 @@
 """The operator's own HTTP routes, served beside the signal webhook: metrics, readiness, read API.
 
-:func:`router` returns a FastAPI router that ``gridshift run`` includes in the webhook app:
+:func:`router` returns the FastAPI router of these routes; ``gridshift run`` serves them in its
+one HTTP app (:mod:`orchestrator.controller.web`), beside the signal webhook:
 
 - ``GET /metrics``: every metric of :mod:`orchestrator.metrics`, in the Prometheus text format;
 - ``GET /readyz``: 200 when the ledger (``SELECT 1``) and the hub (``GET /version``) answer,
@@ -8,7 +9,7 @@
 - ``GET /api/v1/zones | clusters | workloads | migrations``: the custom objects in the hub, each
   as name, namespace, spec and status; ``/api/v1/migrations?history=1`` reads the ledger instead.
 
-Liveness (``GET /healthz``) is the webhook app's own: an answer proves the loop runs.
+Liveness (``GET /healthz``) is the webhook's: an answer proves the loop runs.
 Everything blocking runs in a thread. A query parameter that is unknown or out of its range is
 answered 422, naming it; an unreachable hub or ledger is answered 503.
 """
@@ -26,7 +27,7 @@ from fastapi.responses import JSONResponse, Response
 
 from orchestrator import metrics
 from orchestrator.api.migration import Phase
-from orchestrator.controller.context import Context
+from orchestrator.clusters.hub import HubClient
 from orchestrator.errors import ClusterError, GridshiftError, LedgerError, LedgerInputError
 from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.records import MigrationRecord
@@ -148,16 +149,14 @@ def _unavailable(exc: GridshiftError) -> HTTPException:
     return HTTPException(status_code=503, detail=f"{what} is unavailable: {exc}"[:1000])
 
 
-def router(context: Context, *, ready_ttl_seconds: float = 5.0) -> APIRouter:
-    """The routes over ``context``'s hub and ledger."""
+def router(*, hub: HubClient, ledger: Ledger, ready_ttl_seconds: float = 5.0) -> APIRouter:
+    """The routes over ``hub`` and ``ledger``."""
     routes = APIRouter()
-    readiness = Readiness(
-        {"ledger": context.ledger.ping, "hub": context.hub.version}, ttl=ready_ttl_seconds
-    )
+    readiness = Readiness({"ledger": ledger.ping, "hub": hub.version}, ttl=ready_ttl_seconds)
 
     async def listed(plural: str) -> list[dict[str, Any]]:
         try:
-            found = await asyncio.to_thread(context.hub.list, plural)
+            found = await asyncio.to_thread(hub.list, plural)
         except ClusterError as exc:
             raise _unavailable(exc) from exc
         items = [summary(obj) for obj in found]
@@ -221,7 +220,7 @@ def router(context: Context, *, ready_ttl_seconds: float = 5.0) -> APIRouter:
     ) -> dict[str, Any]:
         if history:
             items = await asyncio.to_thread(
-                _history, context.ledger, namespace=namespace, workload=workload, cluster=cluster,
+                _history, ledger, namespace=namespace, workload=workload, cluster=cluster,
                 limit=limit,
             )  # fmt: skip
             return {"items": [i for i in items if phase is None or i["phase"] == phase]}

@@ -1,5 +1,10 @@
-"""The operator process: kopf handlers, the member registry and the migration engine in one
-asyncio loop, against a hub cluster and the ledger's PostgreSQL."""
+"""Running the operator process: leadership, the kopf handlers while leading, a graceful stop.
+
+:func:`run` builds the process (:func:`orchestrator.controller.process.build`) in the asyncio
+loop, serves its HTTP app and starts its signals on every replica, and runs its kopf handlers
+(and through them the migrations and the planner) only while this replica holds the leader
+Lease.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,117 +20,14 @@ import httpx
 import kopf
 
 from orchestrator import metrics
-from orchestrator.clusters.httproute import HTTPRoutes
-from orchestrator.clusters.hub import HubClient
-from orchestrator.clusters.kube import client_from_file, client_in_cluster
-from orchestrator.clusters.lease import (
-    LeaderElector,
-    Leadership,
-    LeadershipLost,
-    LeaseClient,
-    SoleLeader,
-)
-from orchestrator.clusters.registry import MemberRegistry
-from orchestrator.clusters.zones import HubZones
-from orchestrator.controller import members, migrations, planning, workloads
-from orchestrator.controller.context import Context
-from orchestrator.controller.dr import vtn_report
-from orchestrator.controller.http import router as http_routes
-from orchestrator.controller.planning import Planner
-from orchestrator.errors import ClusterError, ConfigError, LedgerError
-from orchestrator.ledger.handle import Ledger
+from orchestrator.clusters.lease import Leadership, LeadershipLost
+from orchestrator.controller.process import build
+from orchestrator.controller.web import server
+from orchestrator.errors import ClusterError, LedgerError
 from orchestrator.ledger.schema import upgrade_to_head
-from orchestrator.migration.engine import Engine
-from orchestrator.migration.routers.base import NoRouter, TrafficRouter
-from orchestrator.migration.routers.gateway_api import GatewayAPIRouter
 from orchestrator.settings import Settings
-from orchestrator.signals.wiring import build as build_signals
-from orchestrator.signals.wiring import server
 
 log = logging.getLogger(__name__)
-PREFIX = "gridshift.io"
-
-
-def build_registry() -> kopf.OperatorRegistry:
-    registry = kopf.OperatorRegistry()
-
-    @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        # KUBECONFIG names the hub (set from settings in run()); in a Pod, the ServiceAccount
-        if os.environ.get("KUBECONFIG"):
-            return kopf.login_with_kubeconfig(**kwargs)
-        return kopf.login_with_service_account(**kwargs)
-
-    @kopf.on.startup(registry=registry)
-    async def startup(settings: kopf.OperatorSettings, memo: Context, **_: Any) -> None:
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
-        settings.persistence.finalizer = f"{PREFIX}/ledger"
-        settings.watching.server_timeout = 60
-        settings.posting.level = logging.WARNING
-        await members.prime(memo)
-        memo.planner = Planner(memo, interval_seconds=memo.settings.planner_interval_seconds)
-        await memo.planner.start()
-
-    @kopf.on.cleanup(registry=registry)
-    async def cleanup(memo: Context, **_: Any) -> None:
-        if memo.planner is not None:
-            await memo.planner.stop()
-        memo.registry.close()
-        memo.ledger.close()
-
-    members.setup(registry)
-    workloads.setup(registry)
-    migrations.setup(registry)
-    planning.setup(registry)
-    return registry
-
-
-def build_routers(settings: Settings, hub: HubClient) -> dict[str, TrafficRouter]:
-    """Every router by the name MemberClusters use; the edge is the hub unless configured."""
-    edge = client_from_file(settings.edge_kubeconfig) if settings.edge_kubeconfig else hub.api
-    return {
-        "None": NoRouter(),
-        "GatewayAPI": GatewayAPIRouter(HTTPRoutes(edge, cluster="edge")),
-    }
-
-
-def build_context(settings: Settings) -> Context:
-    if settings.database_url is None:
-        raise ConfigError("GRIDSHIFT_DATABASE_URL is not set: gridshift records every move")
-    # the hub: a kubeconfig when given, else the Pod's ServiceAccount (gridshift runs in the hub)
-    api = client_from_file(settings.kubeconfig) if settings.kubeconfig else client_in_cluster()
-    hub = HubClient(api)
-    registry = MemberRegistry()
-    ledger = Ledger(settings.database_url.get_secret_value())
-    engine = Engine(
-        hub=hub,
-        registry=registry,
-        ledger=ledger,
-        routers=build_routers(settings, hub),
-        pauses=settings.fault_pause_seconds,
-    )
-    return Context(settings=settings, hub=hub, registry=registry, ledger=ledger, engine=engine)
-
-
-def build_leadership(settings: Settings, hub: HubClient) -> Leadership:
-    """The Lease election of this replica, or a sole leader when election is turned off."""
-    identity = settings.pod_name or f"{socket.gethostname()}_{os.getpid()}"
-    if not settings.leader_election:
-        return SoleLeader(identity)
-    leases = LeaseClient(
-        hub.api,
-        namespace=settings.namespace,
-        name=settings.lease_name,
-        timeout=float(settings.lease_renew_seconds),
-    )
-    return LeaderElector(
-        leases,
-        identity=identity,
-        duration_seconds=settings.lease_duration_seconds,
-        renew_seconds=settings.lease_renew_seconds,
-        retry_seconds=settings.lease_retry_seconds,
-    )
 
 
 def run(settings: Settings) -> None:
@@ -145,40 +46,29 @@ def run(settings: Settings) -> None:
             upgrade_to_head(settings.database_url.get_secret_value())
         except LedgerError as exc:
             log.warning("ledger schema not upgraded at start (moves proceed; rows wait): %s", exc)
-    context = build_context(settings)
-    registry = build_registry()
-    leadership = build_leadership(settings, context.hub)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         # every Kubernetes and ledger call runs in a thread: size the pool for many moves at once
         loop.set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="io"))
-        context.registry.bind(loop)
         stopping = asyncio.Event()
         _take_signals(loop, stopping.set)
         ended = "stopped"
         async with httpx.AsyncClient() as http:
-            signals = build_signals(
-                settings,
-                ledger=context.ledger,
-                hub=HubZones(context.hub.api),
-                http=http,
-                leader=leadership.is_leader,
-            )
-            await signals.service.start()
-            context.dr_report = vtn_report(signals.service)  # DR outcomes to the VTN
-            signals.app.include_router(http_routes(context))  # /metrics, /readyz, /api/v1
-            web = server(signals.app, settings, embedded=True)
+            process = build(settings, http=http)
+            leadership = process.leadership
+            await process.signals.start()
+            web = server(process.app, settings)
             serving = asyncio.create_task(web.serve(), name="webhook")
             await leadership.start()
             log.info("started replica=%s; serving the webhook", leadership.identity)
             try:
                 if await _first(leadership.wait_until_leader(), stopping.wait()) == 0:
                     ended = await _lead(
-                        registry, context, leadership, stopping=stopping, settings=settings
+                        process.handlers, leadership, stopping=stopping, settings=settings
                     )
             finally:
-                await signals.service.stop()
+                await process.signals.stop()
                 # released before the webhook stops: a follower takes over at its next retry
                 await leadership.stop(release=ended != "lost")
                 web.should_exit = True
@@ -215,7 +105,6 @@ async def _first(*waits: Coroutine[Any, Any, object]) -> int:
 
 async def _lead(
     registry: kopf.OperatorRegistry,
-    context: Context,
     leadership: Leadership,
     *,
     stopping: asyncio.Event,
@@ -237,7 +126,7 @@ async def _lead(
 
     metrics.set_leader(True)
     try:
-        await _run_kopf(registry, context, stop_flag=stop_flag, grace=grace, on_signal=stopping.set)
+        await _run_kopf(registry, stop_flag=stop_flag, grace=grace, on_signal=stopping.set)
     finally:
         metrics.set_leader(False)
         for waiter in (lost, asked):
@@ -256,7 +145,6 @@ KOPF_LIFECYCLE_TASK = "startup/cleanup activities"
 
 async def _run_kopf(
     registry: kopf.OperatorRegistry,
-    context: Context,
     *,
     stop_flag: asyncio.Event,
     grace: Callable[[], float],
@@ -272,7 +160,7 @@ async def _run_kopf(
     loop = asyncio.get_running_loop()
     existing = asyncio.all_tasks()
     roots = await kopf.spawn_tasks(
-        registry=registry, memo=context, standalone=True, clusterwide=True, stop_flag=stop_flag
+        registry=registry, standalone=True, clusterwide=True, stop_flag=stop_flag
     )
     _take_signals(loop, on_signal)  # kopf installs its own handlers; ours decide
     done, pending = await asyncio.wait(roots, return_when=asyncio.FIRST_COMPLETED)

@@ -9,9 +9,11 @@ from typing import Any
 
 import kopf
 
+from orchestrator.api import conditions as cond
 from orchestrator.api.common import GROUP, VERSION
 from orchestrator.api.workload import InferenceWorkloadSpec
-from orchestrator.controller.context import Context
+from orchestrator.clusters.hub import HubClient
+from orchestrator.clusters.registry import MemberRegistry
 from orchestrator.controller.errors import handled
 from orchestrator.migration import workloads
 
@@ -19,9 +21,9 @@ STATUS_SECONDS = 5.0
 
 
 async def _apply(
-    ctx: Context, cluster: str, namespace: str, name: str, spec: InferenceWorkloadSpec
+    members: MemberRegistry, cluster: str, namespace: str, name: str, spec: InferenceWorkloadSpec
 ) -> None:
-    member = ctx.registry.get(cluster)
+    member = members.get(cluster)
     await asyncio.to_thread(member.client.ensure_namespace, namespace)
     service = workloads.service(namespace, name, spec)
     if service is not None:
@@ -29,7 +31,9 @@ async def _apply(
     await asyncio.to_thread(member.client.apply, workloads.deployment(namespace, name, spec))
 
 
-def setup(registry: kopf.OperatorRegistry) -> None:
+def setup(registry: kopf.OperatorRegistry, *, hub: HubClient, members: MemberRegistry) -> None:
+    """Place, roll out and report InferenceWorkloads in the clusters of ``members``."""
+
     @kopf.on.resume(GROUP, VERSION, "inferenceworkloads", registry=registry)
     @kopf.on.create(GROUP, VERSION, "inferenceworkloads", registry=registry)
     @kopf.on.update(GROUP, VERSION, "inferenceworkloads", field="spec", registry=registry)
@@ -38,7 +42,6 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         name: str,
         spec: kopf.Spec,
         status: kopf.Status,
-        memo: Any,
         patch: kopf.Patch,
         reason: str,
         body: kopf.Body,
@@ -50,14 +53,14 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         current = status.get("currentCluster")
         with handled():
             if not current:
-                await _apply(memo, parsed.placement.home_cluster, namespace, name, parsed)
+                await _apply(members, parsed.placement.home_cluster, namespace, name, parsed)
                 patch.status["currentCluster"] = parsed.placement.home_cluster
                 patch.status["placedAt"] = datetime.now(UTC).isoformat()
                 patch.status["desiredReplicas"] = parsed.template.replicas
                 await asyncio.to_thread(
-                    memo.hub.event,
+                    hub.event,
                     dict(body),
-                    reason="Placed",
+                    reason=cond.PLACED,
                     message=f"placed in its home cluster {parsed.placement.home_cluster}",
                 )
                 return
@@ -68,18 +71,17 @@ def setup(registry: kopf.OperatorRegistry) -> None:
                     delay=10,
                 )
             if reason != "resume":
-                await _apply(memo, current, namespace, name, parsed)
+                await _apply(members, current, namespace, name, parsed)
             patch.status["desiredReplicas"] = parsed.template.replicas
 
     @kopf.on.delete(GROUP, VERSION, "inferenceworkloads", optional=True, registry=registry)
-    async def workload_deleted(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+    async def workload_deleted(namespace: str | None, name: str, **_: Any) -> None:
         """A deleted workload leaves nothing behind in any member cluster."""
-        ctx: Context = memo
         if namespace is None:
             raise kopf.PermanentError("an InferenceWorkload is always namespaced")
         with handled():
-            for cluster in ctx.registry.names():
-                client = ctx.registry.get(cluster).client
+            for cluster in members.names():
+                client = members.get(cluster).client
                 await asyncio.to_thread(client.delete, "Deployment", namespace, name)
                 await asyncio.to_thread(client.delete, "Service", namespace, name)
 
@@ -90,17 +92,16 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         spec: kopf.Spec,
         status: kopf.Status,
         meta: kopf.Meta,
-        memo: Any,
         patch: kopf.Patch,
         **_: Any,
     ) -> None:
         if namespace is None:
             raise kopf.PermanentError("an InferenceWorkload is always namespaced")
         current = status.get("currentCluster")
-        if not current or not memo.registry.known(current):
+        if not current or not members.known(current):
             return
         parsed = InferenceWorkloadSpec.model_validate(spec)
-        found = memo.registry.get(current).watch.get(namespace, name)
+        found = members.get(current).watch.get(namespace, name)
         ready = found.ready_replicas if found is not None else 0
         fresh = {
             "readyReplicas": ready,

@@ -1,7 +1,10 @@
-"""Where the real Kubernetes binaries are, and which versions they are.
+"""Where the local fleet's real binaries are, and which versions they are.
 
 ``hack/build-k8s-binaries.sh`` builds them from the Go module proxy and caches them under
 ``$HOME/.cache/gridshift``; this module only finds them and says clearly what is missing.
+Besides the control planes kwokctl runs, the directory holds what a real node runs (kubelet,
+kube-proxy), the Gateway API data plane at the edge (traefik) and the WAN-delay proxy between
+provinces (toxiproxy-server, toxiproxy-cli).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 
 from orchestrator.errors import ConfigError
 
-REQUIRED = (
+CONTROL_PLANE = (
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
@@ -22,6 +25,12 @@ REQUIRED = (
     "kwok",
     "kwokctl",
 )
+"""What kwokctl runs for one cluster of the local fleet."""
+REAL_NODE = ("kubelet", "kube-proxy")
+"""What a real node of a province runs beside its containerd (a Debian package)."""
+EDGE = ("traefik", "toxiproxy-server", "toxiproxy-cli")
+"""The Gateway API data plane at the edge and the WAN-delay proxy between provinces."""
+REQUIRED = (*CONTROL_PLANE, "helm", *REAL_NODE, *EDGE)
 BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "hack" / "build-k8s-binaries.sh"
 
 
@@ -45,6 +54,28 @@ class Binaries:
                 "rebuild it with hack/build-k8s-binaries.sh (it sets the version ldflags)"
             )
         return match.group(1)
+
+    def traefik_version(self) -> str:
+        """The version ``traefik version`` reports, e.g. ``v3.6.12``."""
+        out = _run_version(self.path("traefik"), "version")
+        match = re.search(r"^Version:\s+(v\d+\.\d+\.\d+)\s*$", out, re.MULTILINE)
+        if match is None:
+            raise ConfigError(
+                f"traefik version printed {out.strip()!r}, not 'Version: vX.Y.Z'; "
+                "rebuild it with hack/build-k8s-binaries.sh (it sets the version ldflags)"
+            )
+        return match.group(1)
+
+    def toxiproxy_version(self) -> str:
+        """The version ``toxiproxy-server -version`` reports, as ``v2.12.0``."""
+        out = _run_version(self.path("toxiproxy-server"), "-version")
+        match = re.search(r"toxiproxy-server version v?(\d+\.\d+\.\d+)", out)
+        if match is None:
+            raise ConfigError(
+                f"toxiproxy-server -version printed {out.strip()!r}, not a version; "
+                "rebuild it with hack/build-k8s-binaries.sh (it sets the version ldflags)"
+            )
+        return f"v{match.group(1)}"
 
 
 def _run_version(binary: Path, flag: str) -> str:
@@ -84,7 +115,7 @@ def locate_binaries(directory: Path | None = None) -> Binaries:
     if missing:
         raise ConfigError(
             f"missing in {found.directory}: {', '.join(missing)}. "
-            "Build them once with `make binaries` (hack/build-k8s-binaries.sh; about 25 minutes "
-            "cold on 2 cores, cached afterwards)"
+            "Build them once with `make binaries` (hack/build-k8s-binaries.sh; about 26 minutes "
+            "cold on 2 cores, cached afterwards; a newly pinned piece builds alone)"
         )
     return found

@@ -19,6 +19,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from orchestrator.api import conditions as cond
 from orchestrator.api.migration import TERMINAL_PHASES, MigrationSpec, MigrationStatus, Phase
 
 UNREACHABLE_GRACE = timedelta(seconds=30)
@@ -98,13 +99,13 @@ def decide(
     if phase in TERMINAL_PHASES:
         if phase == "RolledBack" and observed.target_objects_left:
             return Step(
-                Action.CLEAN_UP, "TargetCleanup", "removing what the move left in the target"
+                Action.CLEAN_UP, cond.TARGET_CLEANUP, "removing what the move left in the target"
             )
         return Step(Action.DONE)
     if phase == "Pending":
         return _pending(spec, observed, name=name)
     if phase == "RollingBack":
-        return Step(Action.ROLL_BACK, "RollingBack", status.message)
+        return Step(Action.ROLL_BACK, cond.ROLLING_BACK, status.message)
     if phase in ROLLBACK_PHASES:
         abort = _abort(spec, status, observed, now)
         if abort is not None:
@@ -115,7 +116,7 @@ def decide(
         return Step(Action.PROVISION)
     if phase == "WarmingUp":
         if observed.target_ready >= observed.desired_replicas:
-            return Step(Action.BEGIN_SHIFT, "TargetReady")
+            return Step(Action.BEGIN_SHIFT, cond.TARGET_READY)
         return Step(Action.WAIT, until=_rollback_at(spec, status))
     if phase == "ShiftingTraffic":
         return _shifting(spec, status, observed)
@@ -123,11 +124,11 @@ def decide(
         began = status.phase_times.draining or now
         done_at = began + timedelta(seconds=observed.drain_seconds)
         if now >= done_at:
-            return Step(Action.BEGIN_RELEASE, "Drained")
+            return Step(Action.BEGIN_RELEASE, cond.DRAINED)
         return Step(Action.WAIT, until=done_at)
     if phase == "Releasing":
         return Step(Action.RELEASE)
-    return Step(Action.FAIL, "UnknownPhase", f"phase {phase!r} is not part of the protocol")
+    return Step(Action.FAIL, cond.UNKNOWN_PHASE, f"phase {phase!r} is not part of the protocol")
 
 
 def _rollback_at(spec: MigrationSpec, status: MigrationStatus) -> datetime | None:
@@ -140,7 +141,7 @@ def _pending(spec: MigrationSpec, observed: Observed, *, name: str) -> Step:
     if not observed.workload_found:
         return Step(
             Action.FAIL,
-            "WorkloadNotFound",
+            cond.WORKLOAD_NOT_FOUND,
             f"InferenceWorkload {spec.workload!r} does not exist in this namespace; "
             "create it first, then create the Migration again",
         )
@@ -148,7 +149,7 @@ def _pending(spec: MigrationSpec, observed: Observed, *, name: str) -> Step:
     if active and active != name:
         return Step(
             Action.FAIL,
-            "AnotherMigrationActive",
+            cond.ANOTHER_MIGRATION_ACTIVE,
             f"{spec.workload!r} is already moving with Migration {active!r}; at most one move "
             "per workload runs at a time: wait for it to finish, then try again",
         )
@@ -156,23 +157,25 @@ def _pending(spec: MigrationSpec, observed: Observed, *, name: str) -> Step:
         where = observed.workload_cluster or "no cluster yet"
         return Step(
             Action.FAIL,
-            "NotInSourceCluster",
+            cond.NOT_IN_SOURCE_CLUSTER,
             f"{spec.workload!r} runs in {where}, not in fromCluster {spec.from_cluster!r}; "
             "create a Migration from where it runs",
         )
-    return Step(Action.START, "Accepted")
+    return Step(Action.START, cond.ACCEPTED)
 
 
 def _abort(
     spec: MigrationSpec, status: MigrationStatus, observed: Observed, now: datetime
 ) -> Step | None:
     if observed.deleting:
-        return Step(Action.BEGIN_ROLLBACK, "Cancelled", "the Migration was deleted; rolling back")
+        return Step(
+            Action.BEGIN_ROLLBACK, cond.CANCELLED, "the Migration was deleted; rolling back"
+        )
     rollback_at = _rollback_at(spec, status)
     if rollback_at is not None and now >= rollback_at:
         return Step(
             Action.BEGIN_ROLLBACK,
-            "DeadlineExceeded",
+            cond.DEADLINE_EXCEEDED,
             f"the target was not serving {spec.deadline_seconds} s after the start; rolled back "
             "to the source. Check the target's pods (image, GPUs, readiness) before retrying",
         )
@@ -180,7 +183,7 @@ def _abort(
     if not observed.target_reachable and since is not None and now - since >= UNREACHABLE_GRACE:
         return Step(
             Action.BEGIN_ROLLBACK,
-            "TargetUnreachable",
+            cond.TARGET_UNREACHABLE,
             f"cluster {spec.to_cluster!r} has not answered for "
             f"{UNREACHABLE_GRACE.total_seconds():.0f} s; rolled back to the source",
         )
@@ -192,25 +195,25 @@ def _preflight(spec: MigrationSpec, observed: Observed) -> Step:
     if not observed.target_known:
         return Step(
             Action.FAIL,
-            "TargetUnknown",
+            cond.TARGET_UNKNOWN,
             f"no MemberCluster named {target!r}; create it or choose another toCluster",
         )
     if observed.target_cordoned:
-        return Step(Action.FAIL, "TargetCordoned", f"{target!r} is cordoned; uncordon it first")
+        return Step(Action.FAIL, cond.TARGET_CORDONED, f"{target!r} is cordoned; uncordon it first")
     if observed.target_peak_level >= 2:
         return Step(
             Action.FAIL,
-            "TargetAtPeak",
+            cond.TARGET_AT_PEAK,
             f"{target!r} is in a zone at peak level {observed.target_peak_level}; moving load "
             "there would add to its peak: choose a calmer zone",
         )
     if not observed.target_reachable:
-        return Step(Action.WAIT, "TargetUnreachable", f"waiting for {target!r} to answer")
+        return Step(Action.WAIT, cond.TARGET_UNREACHABLE, f"waiting for {target!r} to answer")
     free = observed.target_free_gpus
     if free is not None and free < observed.gpus_needed:
         return Step(
             Action.FAIL,
-            "InsufficientGPUs",
+            cond.INSUFFICIENT_GPUS,
             f"{target!r} has {free} GPUs free, the workload needs {observed.gpus_needed}; "
             "free capacity there or choose another cluster",
         )
@@ -220,9 +223,9 @@ def _preflight(spec: MigrationSpec, observed: Observed) -> Step:
 def _shifting(spec: MigrationSpec, status: MigrationStatus, observed: Observed) -> Step:
     if observed.target_ready < observed.desired_replicas:
         # never send more traffic to a target that lost replicas; the deadline still runs
-        return Step(Action.WAIT, "TargetNotReady", until=_rollback_at(spec, status))
+        return Step(Action.WAIT, cond.TARGET_NOT_READY, until=_rollback_at(spec, status))
     current = status.traffic_percent
     following = [p for p in observed.traffic_steps if p > current]
     if not following:
-        return Step(Action.BEGIN_DRAIN, "TrafficShifted")
-    return Step(Action.SHIFT, "TrafficShifting", percent=following[0])
+        return Step(Action.BEGIN_DRAIN, cond.TRAFFIC_SHIFTED)
+    return Step(Action.SHIFT, cond.TRAFFIC_SHIFTING, percent=following[0])

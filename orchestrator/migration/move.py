@@ -1,47 +1,116 @@
-"""The make-before-break protocol, step by step, against the real clusters.
+"""One Migration driven to its end: the make-before-break protocol against the real clusters.
 
-:class:`Move` runs one Migration: observe, ask the pure
-:func:`~orchestrator.migration.machine.decide`, apply the step, write the status. It waits on the
-target cluster's shared Deployment watch, never on a poll of its own. Each step is idempotent,
-so a process killed at any point is replaced by one that repeats the last step harmlessly.
+:meth:`Move.run` is the loop behind each Migration (a kopf daemon calls it): observe, ask the
+pure :func:`~orchestrator.migration.machine.decide`, apply the step in the clusters through its
+:class:`~orchestrator.migration.placement.Placement`, write the status through the
+:class:`~orchestrator.migration.recorder.Recorder`. GPUs are booked in the
+:class:`~orchestrator.migration.capacity.CapacityBook`. It waits on the target cluster's shared
+Deployment watch, never on a poll of its own. Its state is the Migration's status, written after
+every step, so a new process picks up where a killed one stopped; each step is idempotent, so
+repeating the last one is harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+import enum
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from orchestrator.api.membercluster import MemberClusterSpec
+from orchestrator.api import conditions as cond
+from orchestrator.api.migration import TERMINAL_PHASES, MigrationSpec, MigrationStatus, Phase
+from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import KubeError
+from orchestrator.clusters.registry import MemberRegistry
 from orchestrator.errors import ClusterError, LedgerError, MigrationError
+from orchestrator.ledger.records import MigrationSnapshot
 from orchestrator.migration import status as st
-from orchestrator.migration import workloads
-from orchestrator.migration.engine import WAIT_SLICE, Stopping
+from orchestrator.migration.capacity import CapacityBook
 from orchestrator.migration.machine import Action, Observed, Step, decide
-from orchestrator.migration.recording import RecordedMove, log
-from orchestrator.migration.routers.base import Backend, NoRouter, Route, TrafficRouter
+from orchestrator.migration.observer import Observer
+from orchestrator.migration.placement import Placement
+from orchestrator.migration.recorder import Recorder
+from orchestrator.migration.routers.base import TrafficRouter
 
+log = logging.getLogger(__name__)
+
+WAIT_SLICE = 2.0
+"""Longest single wait: how soon a stop request or a deletion is noticed."""
 PURE = frozenset(
     {Action.BEGIN_SHIFT, Action.BEGIN_DRAIN, Action.BEGIN_RELEASE, Action.BEGIN_ROLLBACK}
 )
 """Steps that only change the phase: written together with the next step that acts."""
 
 
-class Move(RecordedMove):
-    """One Migration in flight, driven to its end."""
+class Stopping(enum.Enum):
+    """Whether the move is asked to stop, and why (read before every step)."""
 
-    async def run(self, stopping: Stopping) -> None:
-        await self._refresh_workload()
+    NO = "No"
+    DELETED = "Deleted"
+    """The Migration is being deleted: roll back, then end."""
+    EXITING = "Exiting"
+    """The process is stopping: return after the current step; the next leader resumes."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Move:
+    """One Migration in flight: its spec, its status, and the clusters it joins."""
+
+    def __init__(
+        self,
+        body: dict[str, Any],
+        *,
+        hub: HubClient,
+        members: MemberRegistry,
+        capacity: CapacityBook,
+        recorder: Recorder,
+        routers: Mapping[str, TrafficRouter],
+        clock: Callable[[], datetime] = utcnow,
+        pauses: Mapping[str, float] | None = None,
+    ) -> None:
+        meta = body["metadata"]
+        self.hub, self.capacity, self.recorder, self.clock = hub, capacity, recorder, clock
+        self.pauses: Mapping[str, float] = pauses or {}
+        """Fault injection for tests: seconds to wait in a phase before acting (settings)."""
+        self.namespace: str = meta["namespace"]
+        self.name: str = meta["name"]
+        self.uid: str = meta["uid"]
+        self.key = f"{self.namespace}/{self.name}"
+        self.body = body
+        self.spec = MigrationSpec.model_validate(body["spec"])
+        self.status = MigrationStatus.model_validate(body.get("status") or {})
+        self.placement = Placement(
+            hub=hub,
+            members=members,
+            routers=routers,
+            namespace=self.namespace,
+            workload=self.spec.workload,
+            uid=self.uid,
+            source=self.spec.from_cluster,
+            target=self.spec.to_cluster,
+        )
+        self.observer = Observer(hub=hub, capacity=capacity, placement=self.placement, key=self.key)
+        self.paused: set[str] = set()
+        self.dirty = False
+        """The status changed in memory since it was last written to the hub."""
+
+    async def run(self, stopping: Callable[[], Stopping]) -> None:
+        """Drive the move until it has ended, been recorded and cleaned up (or must stop)."""
+        await self.observer.refresh_workload()
         while True:
-            reason = stopping()
-            if reason == "exiting":
+            asked = stopping()
+            if asked is Stopping.EXITING:
                 return
-            if self.status.phase == "Preflight" and self.target is None:
-                await self._look_at_target()
-            observed = self._observe(deleting=reason == "deleted")
-            now = self.engine.clock()
+            if self.status.phase == "Preflight" and self.observer.target is None:
+                await self.observer.look_at_target()
+            observed = self.observer.observed(deleting=asked is Stopping.DELETED)
+            now = self.clock()
             step = decide(self.spec, self.status, observed, now, name=self.name)
             if step.action is Action.DONE:
                 if await self._record_final(stopping):
@@ -52,7 +121,7 @@ class Move(RecordedMove):
             if step.action is Action.WAIT:
                 await self._wait(step, now)
                 continue
-            if self.engine.pauses and self.dirty:
+            if self.pauses and self.dirty:
                 await self._save()  # fault injection: a test kills us in the phase it sees
             if await self._injected_pause(stopping):
                 continue
@@ -62,12 +131,12 @@ class Move(RecordedMove):
                 log.warning("migration=%s step=%s failed: %s", self.key, step.action.value, exc)
                 await asyncio.sleep(1.0)
                 with contextlib.suppress(ClusterError):
-                    await self._refresh_workload()
+                    await self.observer.refresh_workload()
 
-    async def _injected_pause(self, stopping: Stopping) -> bool:
+    async def _injected_pause(self, stopping: Callable[[], Stopping]) -> bool:
         """Fault injection: hold a configured phase once per process; True if it paused."""
         phase = self.status.phase
-        seconds = self.engine.pauses.get(phase, 0.0)
+        seconds = self.pauses.get(phase, 0.0)
         if seconds <= 0 or phase in self.paused:
             return False
         self.paused.add(phase)
@@ -76,7 +145,7 @@ class Move(RecordedMove):
         )
         loop = asyncio.get_running_loop()
         until = loop.time() + seconds
-        while loop.time() < until and stopping() is None:  # noqa: ASYNC110 - polled flag
+        while loop.time() < until and stopping() is Stopping.NO:  # noqa: ASYNC110 - polled
             await asyncio.sleep(min(0.1, until - loop.time()))
         return True
 
@@ -84,76 +153,16 @@ class Move(RecordedMove):
         slice_ = WAIT_SLICE
         if step.until is not None:
             slice_ = max(0.05, min(slice_, (step.until - now).total_seconds()))
-        if self.engine.registry.known(self.spec.to_cluster):
-            await self.engine.registry.get(self.spec.to_cluster).watch.changed(slice_)
+        watch = self.placement.target_watch
+        if watch is not None:
+            await watch.changed(slice_)
         else:
             await asyncio.sleep(slice_)
-
-    # -- observing ---------------------------------------------------------------------------
-
-    async def _refresh_workload(self) -> None:
-        self.workload = await asyncio.to_thread(
-            self.engine.hub.get, "inferenceworkloads", self.spec.workload, self.namespace
-        )
-
-    def _observe(self, *, deleting: bool) -> Observed:
-        spec = self.workload_spec
-        status = (self.workload or {}).get("status") or {}
-        to = self.spec.to_cluster
-        member = self.engine.registry.get(to) if self.engine.registry.known(to) else None
-        ready, left = 0, False
-        if member is not None:
-            found = member.watch.get(self.namespace, self.spec.workload)
-            if found is not None and found.replicas > 0:
-                ready = found.ready_replicas
-            left = found is not None and found.labels.get(workloads.MIGRATION) == self.uid
-            # until the watch has listed the cluster, whatever we left there is unknown: look
-            left = left or not member.watch.synced
-        replicas = spec.template.replicas if spec else 1
-        return Observed(
-            workload_found=self.workload is not None,
-            workload_cluster=status.get("currentCluster"),
-            workload_active_migration=status.get("activeMigration"),
-            desired_replicas=replicas,
-            drain_seconds=spec.migration.drain_seconds if spec else 0,
-            traffic_steps=tuple(spec.migration.traffic_steps) if spec else (100,),
-            target_known=member is not None and self.target is not None,
-            target_cordoned=bool(self.target and self.target.cordoned),
-            target_peak_level=self.peak_level,
-            target_reachable=member is not None and member.watch.unreachable_since is None,
-            target_unreachable_since=member.watch.unreachable_since if member else None,
-            target_free_gpus=self.free_gpus,
-            gpus_needed=replicas * (spec.power.gpus_per_replica if spec else 0),
-            target_ready=ready,
-            target_objects_left=left,
-            deleting=deleting,
-        )
-
-    async def _look_at_target(self) -> None:
-        """Read the target MemberCluster, its zone's peak level and its free GPUs."""
-        hub = self.engine.hub
-        found = await asyncio.to_thread(hub.get, "memberclusters", self.spec.to_cluster)
-        self.target = MemberClusterSpec.model_validate(found["spec"]) if found else None
-        if self.target is None or not self.engine.registry.known(self.spec.to_cluster):
-            return
-        zone = await asyncio.to_thread(hub.get, "gridzones", self.target.zone)
-        self.peak_level = int(((zone or {}).get("status") or {}).get("peakLevel", 0))
-        try:
-            probe = await self.engine.probe(self.spec.to_cluster, self.target.gpu_resource_name)
-        except KubeError:
-            self.free_gpus = None
-            return
-        allocatable = probe.allocatable_gpus
-        if self.target.max_gpus is not None:
-            allocatable = min(allocatable, self.target.max_gpus)
-        mine = probe.used_gpus_by_workload.get((self.namespace, self.spec.workload), 0)
-        booked = self.engine.booked(self.spec.to_cluster, besides=self.key)
-        self.free_gpus = allocatable - probe.used_gpus - booked + mine
 
     # -- applying ------------------------------------------------------------------------------
 
     async def _apply(self, step: Step, observed: Observed) -> None:
-        action = step.action
+        action, to = step.action, self.spec.to_cluster
         if action is Action.START:
             await self._start(observed)
         elif action is Action.PREFLIGHT:
@@ -161,9 +170,9 @@ class Move(RecordedMove):
         elif action is Action.PROVISION:
             await self._provision()
         elif action is Action.BEGIN_SHIFT:
-            self.engine.unbook(self.spec.to_cluster, self.key)
+            self.capacity.unbook(to, self.key)
             await self._enter("ShiftingTraffic", step.reason, "the target is ready")
-            self._announce("TargetReady", f"the target {self.spec.to_cluster} is ready")
+            self.recorder.announce(self.body, cond.TARGET_READY, f"the target {to} is ready")
         elif action is Action.SHIFT:
             await self._shift(step.percent)
         elif action is Action.BEGIN_DRAIN:
@@ -174,136 +183,69 @@ class Move(RecordedMove):
             await self._release()
         elif action is Action.BEGIN_ROLLBACK:
             await self._enter("RollingBack", step.reason, step.message, warning=True)
-            self._announce("RollingBack", step.message or step.reason, warning=True)
+            self.recorder.announce(
+                self.body, cond.ROLLING_BACK, step.message or step.reason, warning=True
+            )
         elif action is Action.ROLL_BACK:
             await self._roll_back()
         elif action is Action.CLEAN_UP:
-            await self._remove_target()
+            await self.placement.remove_target()
         elif action is Action.FAIL:
             await self._fail(step)
 
     async def _start(self, observed: Observed) -> None:
-        spec = self.workload_spec
-        if spec is None or self.workload is None:
+        spec, workload = self.observer.workload_spec, self.observer.workload
+        if spec is None or workload is None:
             return
         if observed.workload_active_migration != self.name:
-            # claim the workload: one move per workload, even with two Migrations racing
-            meta = self.workload["metadata"]
-            await asyncio.to_thread(
-                self.engine.hub.patch_status,
-                "inferenceworkloads",
-                meta["name"],
-                {"activeMigration": self.name},
-                namespace=self.namespace,
-                resource_version=meta["resourceVersion"],
-            )
+            await self.placement.claim(workload, self.name)
         replicas = spec.template.replicas
-        now = self.engine.clock()
+        now = self.clock()
         self.status = st.start(
             self.status, self.spec, now, replicas=replicas, kw=replicas * spec.power.kw_each()
         )
-        self.status = st.enter(self.status, "Pending", now, reason="Accepted")
-        await self._look_at_target()
+        self.status = st.enter(self.status, "Pending", now, reason=cond.ACCEPTED)
+        await self.observer.look_at_target()
         await self._enter(
             "Preflight",
-            "Accepted",
+            cond.ACCEPTED,
             f"moving {self.spec.workload} to {self.spec.to_cluster}",
-            event="MigrationStarted",
+            event=cond.MIGRATION_STARTED,
         )
 
     async def _preflight(self, observed: Observed) -> None:
-        spec = self._need_workload()
-        member = self.engine.registry.get(self.spec.to_cluster)
-        manifest = workloads.deployment(
-            self.namespace, self.spec.workload, spec, migration_uid=self.uid
-        )
-        known = (self.spec.to_cluster, self.namespace)
         try:
-            if known not in self.engine.namespaces:
-                await asyncio.to_thread(member.client.ensure_namespace, self.namespace)
-                self.engine.namespaces.add(known)
-            await asyncio.to_thread(member.client.apply, manifest, dry_run=True)
+            await self.placement.dry_run(self.observer.need_workload())
         except KubeError as exc:
-            if exc.not_found:
-                self.engine.namespaces.discard(known)  # deleted since: create it again
+            if exc.not_found or exc.unreachable:
                 raise
-            if exc.unreachable:
-                raise
-            await self._fail(
-                Step(
-                    Action.FAIL,
-                    "DryRunRejected",
-                    f"{self.spec.to_cluster!r} rejected the Deployment in a "
-                    f"server-side dry-run: {exc}. Fix the workload's template",
-                )
+            message = (
+                f"{self.spec.to_cluster!r} rejected the Deployment in a server-side dry-run: "
+                f"{exc}. Fix the workload's template"
             )
+            await self._fail(Step(Action.FAIL, cond.DRY_RUN_REJECTED, message))
             return
-        self.engine.book(self.spec.to_cluster, self.key, observed.gpus_needed)
-        await self._enter("Provisioning", "PreflightPassed", "")
+        self.capacity.book(self.spec.to_cluster, self.key, observed.gpus_needed)
+        await self._enter("Provisioning", cond.PREFLIGHT_PASSED, "")
 
     async def _provision(self) -> None:
-        spec = self._need_workload()
-        member = self.engine.registry.get(self.spec.to_cluster)
-        service = workloads.service(self.namespace, self.spec.workload, spec)
-        if service is not None:
-            await asyncio.to_thread(member.client.apply, service)
-        manifest = workloads.deployment(
-            self.namespace, self.spec.workload, spec, migration_uid=self.uid
+        await self.placement.provision(self.observer.need_workload())
+        await self._enter("WarmingUp", cond.PROVISIONED, "waiting for the target to be ready")
+        self.recorder.announce(
+            self.body, cond.PROVISIONED, f"Deployment applied in {self.spec.to_cluster}"
         )
-        await asyncio.to_thread(member.client.apply, manifest)
-        await self._enter("WarmingUp", "Provisioned", "waiting for the target to be ready")
-        self._announce("Provisioned", f"Deployment applied in {self.spec.to_cluster}")
-
-    async def _route(self) -> tuple[TrafficRouter, Route]:
-        if self.route is None:
-            self.route = await self._find_route()
-        return self.route
-
-    async def _find_route(self) -> tuple[TrafficRouter, Route]:
-        backends: dict[str, Backend] = {}
-        router_name = "None"
-        for cluster in (self.spec.from_cluster, self.spec.to_cluster):
-            found = await asyncio.to_thread(self.engine.hub.get, "memberclusters", cluster)
-            if not found:
-                continue
-            traffic = MemberClusterSpec.model_validate(found["spec"]).traffic
-            if traffic.router != "None":
-                router_name = traffic.router
-            if traffic.backend_ref is not None:
-                ref = traffic.backend_ref
-                backends[cluster] = Backend(ref.name, ref.namespace, ref.port, ref.group, ref.kind)
-        router = self.engine.routers.get(router_name, NoRouter())
-        return router, Route(self.namespace, self.spec.workload, backends)
 
     async def _shift(self, percent: int) -> None:
-        router, route = await self._route()
-        if isinstance(router, NoRouter):
-            percent = 100  # no traffic is steered: the steps have nothing to wait for
-        await router.shift(
-            route, source=self.spec.from_cluster, target=self.spec.to_cluster, percent=percent
-        )
+        percent = await self.placement.shift(percent)
         self.status = self.status.model_copy(update={"traffic_percent": percent})
         shifted = f"all traffic on {self.spec.to_cluster}" if percent == 100 else None
-        await self._save(event=("TrafficShifted", shifted) if shifted else None)
+        await self._save(event=(cond.TRAFFIC_SHIFTED, shifted) if shifted else None)
 
     async def _release(self) -> None:
-        spec = self._need_workload()
-        member = self.engine.registry.get(self.spec.from_cluster)
-        if spec.migration.release == "Delete":
-            await asyncio.to_thread(
-                member.client.delete, "Deployment", self.namespace, self.spec.workload
-            )
-            await asyncio.to_thread(
-                member.client.delete, "Service", self.namespace, self.spec.workload
-            )
-        else:
-            source = await asyncio.to_thread(
-                member.client.read_deployment, self.namespace, self.spec.workload
-            )
-            if source is not None and source.replicas > 0:
-                await asyncio.to_thread(member.client.scale, self.namespace, self.spec.workload, 0)
-        now = self.engine.clock()
-        await self._settle_workload(
+        spec = self.observer.need_workload()
+        await self.placement.release(spec)
+        now = self.clock()
+        await self.placement.settle(
             {
                 "currentCluster": self.spec.to_cluster,
                 "placedAt": now.isoformat(),
@@ -313,76 +255,109 @@ class Move(RecordedMove):
             }
         )
         home = spec.placement.home_cluster == self.spec.to_cluster
-        self._announce(
-            "ReturnedHome" if home else "Moved",
+        self.recorder.announce(
+            self.observer.workload or self.body,
+            cond.RETURNED_HOME if home else cond.MOVED,
             f"moved from {self.spec.from_cluster} to {self.spec.to_cluster} by {self.name}",
-            on=self.workload,
         )
         await self._enter(
             "Completed",
-            "Completed",
+            cond.COMPLETED,
             f"{self.spec.workload} serves from {self.spec.to_cluster}",
-            event="MigrationCompleted",
+            event=cond.MIGRATION_COMPLETED,
         )
 
     async def _roll_back(self) -> None:
         if self.status.traffic_percent > 0:
-            router, route = await self._route()
-            await router.shift(
-                route, source=self.spec.from_cluster, target=self.spec.to_cluster, percent=0
-            )
+            await self.placement.shift(0)
             self.status = self.status.model_copy(update={"traffic_percent": 0})
         try:
-            await self._remove_target()
+            await self.placement.remove_target()
         except KubeError as exc:
             if not exc.unreachable:
                 raise
             log.warning("migration=%s target unreachable; will remove it when it returns", self.key)
-        self.engine.unbook(self.spec.to_cluster, self.key)
-        await self._settle_workload({"activeMigration": None})
+        self.capacity.unbook(self.spec.to_cluster, self.key)
+        await self.placement.settle({"activeMigration": None})
         await self._enter(
-            "RolledBack", self._reason(), self.status.message, warning=True, event="RolledBack"
+            "RolledBack",
+            st.ended_reason(self.status),
+            self.status.message,
+            warning=True,
+            event=cond.ROLLED_BACK,
         )
-
-    def _reason(self) -> str:
-        for condition in self.status.conditions:
-            if condition.type == "Progressing":
-                return condition.reason
-        return "RolledBack"
-
-    async def _remove_target(self) -> None:
-        if not self.engine.registry.known(self.spec.to_cluster):
-            return
-        member = self.engine.registry.get(self.spec.to_cluster)
-        found = await asyncio.to_thread(
-            member.client.read_deployment, self.namespace, self.spec.workload
-        )
-        if found is not None and found.labels.get(workloads.MIGRATION) == self.uid:
-            await asyncio.to_thread(
-                member.client.delete, "Deployment", self.namespace, self.spec.workload
-            )
-            await asyncio.to_thread(
-                member.client.delete, "Service", self.namespace, self.spec.workload
-            )
 
     async def _fail(self, step: Step) -> None:
-        self.engine.unbook(self.spec.to_cluster, self.key)
-        await self._refresh_workload()
-        if ((self.workload or {}).get("status") or {}).get("activeMigration") == self.name:
-            await self._settle_workload({"activeMigration": None})
-        now = self.engine.clock()
+        self.capacity.unbook(self.spec.to_cluster, self.key)
+        await self.observer.refresh_workload()
+        if ((self.observer.workload or {}).get("status") or {}).get("activeMigration") == self.name:
+            await self.placement.settle({"activeMigration": None})
+        now = self.clock()
         if self.status.start_time is None:
             self.status = self.status.model_copy(update={"start_time": now})
         self.status = st.enter(self.status, "Pending", now, reason=step.reason)
-        await self._enter("Failed", step.reason, step.message, warning=True, event="Failed")
+        await self._enter("Failed", step.reason, step.message, warning=True, event=cond.FAILED)
 
-    async def _settle_workload(self, patch: dict[str, Any]) -> None:
-        await asyncio.to_thread(
-            self.engine.hub.patch_status,
-            "inferenceworkloads",
-            self.spec.workload,
-            patch,
+    # -- recording -----------------------------------------------------------------------------
+
+    async def _enter(
+        self,
+        phase: Phase,
+        reason: str,
+        message: str,
+        *,
+        warning: bool = False,
+        event: str | None = None,
+    ) -> None:
+        before, now = self.status, self.clock()
+        self.status = st.enter(self.status, phase, now, reason=reason, message=message)
+        log.info("migration=%s entered phase=%s reason=%s", self.key, phase, reason)
+        self.recorder.measure(self.body, self.spec, before, self.status, reason=reason, now=now)
+        if phase in TERMINAL_PHASES:
+            # ledger first, then one status write: a crash in between repeats the same outcome
+            await self._try_final_record()
+        if event is not None or phase in TERMINAL_PHASES:
+            await self._save(event=(event, message or phase) if event else None, warning=warning)
+        else:
+            # written before the next call to a cluster or wait (see run); a crash before
+            # that repeats only transitions that touched nothing
+            self.dirty = True
+        if phase not in TERMINAL_PHASES:
+            # the move does not wait for the ledger: the final write carries every phase anyway
+            self.recorder.record_phase(self._snapshot())
+
+    async def _save(self, *, event: tuple[str, str] | None = None, warning: bool = False) -> None:
+        self.dirty = False
+        await self.recorder.save(self.body, self.status, event=event, warning=warning)
+
+    def _snapshot(self) -> MigrationSnapshot:
+        return st.snapshot(
+            uid=self.uid,
             namespace=self.namespace,
+            name=self.name,
+            spec=self.spec,
+            status=self.status,
+            now=self.clock(),
         )
 
-    # -- recording ---------------------------------------------------------------------------
+    async def _try_final_record(self) -> bool:
+        """One attempt at the final ledger row; on success the status says so (not yet saved)."""
+        if self.status.ledger_recorded:
+            return True
+        if not await self.recorder.record_final(self._snapshot()):
+            return False
+        self.status = st.recorded(self.status, self.clock())
+        return True
+
+    async def _record_final(self, stopping: Callable[[], Stopping]) -> bool:
+        """Write the final row, retrying while PostgreSQL is away; True once recorded."""
+        delay = 1.0
+        while stopping() is not Stopping.EXITING:
+            if self.status.ledger_recorded:
+                return True
+            if await self._try_final_record():
+                await self._save()
+                return True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        return False

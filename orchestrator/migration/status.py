@@ -1,11 +1,15 @@
-"""Pure updates of a Migration's status: entering a phase, conditions, the ledger snapshot."""
+"""Pure updates of a Migration's status: entering a phase, conditions, the ledger snapshot.
+
+The one place a Migration's phase, timestamps and conditions change together: the phase is
+derived from the step entered, the conditions (:mod:`orchestrator.api.conditions`) follow it.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
 
-from orchestrator.api.common import Condition
+from orchestrator.api import conditions as cond
+from orchestrator.api.conditions import set_condition
 from orchestrator.api.migration import (
     PHASES,
     TERMINAL_PHASES,
@@ -36,25 +40,6 @@ def phase_time(times: PhaseTimes, phase: Phase) -> datetime | None:
     return value
 
 
-def set_condition(
-    conditions: list[Condition],
-    *,
-    kind: str,
-    status: Literal["True", "False", "Unknown"],
-    reason: str,
-    message: str,
-    now: datetime,
-) -> list[Condition]:
-    """The conditions with ``kind`` set; lastTransitionTime moves only when the status does."""
-    kept = [c for c in conditions if c.type != kind]
-    old = next((c for c in conditions if c.type == kind), None)
-    since = old.last_transition_time if old is not None and old.status == status else now
-    new = Condition(
-        type=kind, status=status, reason=reason, message=message[:4096], last_transition_time=since
-    )
-    return [*kept, new]
-
-
 def enter(
     status: MigrationStatus, phase: Phase, now: datetime, *, reason: str, message: str = ""
 ) -> MigrationStatus:
@@ -74,12 +59,12 @@ def enter(
         met = phase == "Completed" and status.deadline is not None and end <= status.deadline
         update["deadline_met"] = met
         conditions = set_condition(
-            conditions, kind="Progressing", status="False", reason=reason,
+            conditions, kind=cond.PROGRESSING, status="False", reason=reason,
             message=message, now=now,
         )  # fmt: skip
         conditions = set_condition(
             conditions,
-            kind="Succeeded",
+            kind=cond.SUCCEEDED,
             status="True" if phase == "Completed" else "False",
             reason=reason,
             message=message or f"the move ended {phase}",
@@ -87,11 +72,32 @@ def enter(
         )
     else:
         conditions = set_condition(
-            conditions, kind="Progressing", status="True", reason=reason,
+            conditions, kind=cond.PROGRESSING, status="True", reason=reason,
             message=message or f"phase {phase}", now=now,
         )  # fmt: skip
     update["conditions"] = conditions
     return status.model_copy(update=update)
+
+
+def recorded(status: MigrationStatus, now: datetime) -> MigrationStatus:
+    """The status once the ledger holds the move's final row."""
+    conditions = set_condition(
+        status.conditions,
+        kind=cond.LEDGER_RECORDED,
+        status="True",
+        reason=cond.RECORDED,
+        message="the ledger holds this move",
+        now=now,
+    )
+    return status.model_copy(update={"ledger_recorded": True, "conditions": conditions})
+
+
+def ended_reason(status: MigrationStatus) -> str:
+    """Why the move is ending: the reason of its Progressing condition (RolledBack if none)."""
+    for condition in status.conditions:
+        if condition.type == cond.PROGRESSING:
+            return condition.reason
+    return cond.ROLLED_BACK
 
 
 def start(

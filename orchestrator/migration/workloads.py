@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from orchestrator.api.common import WORKLOAD_LABEL
 from orchestrator.api.workload import InferenceWorkloadSpec
 
 MANAGED = "gridshift.io/managed"
-WORKLOAD = "gridshift.io/workload"
+WORKLOAD = WORKLOAD_LABEL
 WORKLOAD_NAMESPACE = "gridshift.io/workload-namespace"
 MIGRATION = "gridshift.io/migration"
 
@@ -24,11 +25,6 @@ def labels(namespace: str, name: str, migration_uid: str | None = None) -> dict[
     if migration_uid:
         found[MIGRATION] = migration_uid
     return found
-
-
-def managed_selector() -> str:
-    """Label selector of every Deployment gridshift manages in a member cluster."""
-    return f"{MANAGED}=true"
 
 
 def deployment(

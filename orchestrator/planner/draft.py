@@ -7,7 +7,7 @@ under the policy at once, so a later rule sees what an earlier one took.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from orchestrator.api.migration import Trigger
 from orchestrator.planner.model import (
@@ -85,9 +85,6 @@ class Draft:
     def wake_at(self, at: datetime) -> None:
         if at > self.view.now:
             self.wake.add(at)
-
-    def wake_after(self, since: datetime, secs: float) -> None:
-        self.wake_at(since + timedelta(seconds=secs))
 
     def hold(
         self,

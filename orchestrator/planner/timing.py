@@ -14,13 +14,6 @@ from orchestrator.planner.model import Zone
 HOUR = 3600.0
 
 
-def _slot_level_at(zone: Zone, at: datetime) -> int | None:
-    for slot in zone.forecast:
-        if slot.start <= at < slot.end and slot.peak_level is not None:
-            return slot.peak_level
-    return None
-
-
 def upcoming_window(zone: Zone, threshold: int, now: datetime) -> datetime | None:
     """The earliest known start after ``now`` of a window at ``threshold`` or above."""
     starts: list[datetime] = []

@@ -27,11 +27,11 @@ and never imports the Kubernetes client; the caller passes the ledger and the hu
 ``gridshift run`` wires it, inside the operator's asyncio loop::
 
     from orchestrator.clusters.kube import client_from_file
-    from orchestrator.clusters.zones import HubZones
+    from orchestrator.clusters.hub import HubClient
     from orchestrator.ledger.handle import Ledger
     from orchestrator.signals.wiring import build, server
 
-    hub = HubZones(client_from_file(settings.kubeconfig))
+    hub = HubClient(client_from_file(settings.kubeconfig))
     ledger = Ledger(settings.database_url.get_secret_value())
     async with httpx.AsyncClient() as http:
         signals = build(settings, ledger=ledger, hub=hub, http=http,

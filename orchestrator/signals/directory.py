@@ -5,9 +5,8 @@ resolved without an API call: a native signal names a zone by its name or its ``
 an OpenADR event selects every zone whose ``spec.openADR.targets`` share a target with it (or,
 for an event without targets, every zone whose ``programNames`` list the event's program).
 
-:class:`Hub` is what the processor needs from the hub; ``orchestrator.clusters.zones.HubZones``
-provides it. This package never imports that module (the import contracts keep the Kubernetes
-client out of it); the wiring passes a ``HubZones`` in.
+:class:`Hub` is what the processor needs from the hub; ``orchestrator.clusters.hub.HubClient``
+provides it, and the wiring passes one in.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from orchestrator.errors import SignalError
 
 
 class ZoneView(Protocol):
-    """A GridZone as read from the hub (``orchestrator.clusters.zones.HubZone``)."""
+    """A GridZone as read from the hub (``orchestrator.clusters.hub.HubZone``)."""
 
     @property
     def name(self) -> str: ...
@@ -36,7 +35,7 @@ class ZoneView(Protocol):
 
 
 class Hub(Protocol):
-    """The hub calls of the signals package (``orchestrator.clusters.zones.HubZones``)."""
+    """The hub calls of the signals package (``orchestrator.clusters.hub.HubClient``)."""
 
     def list_zones(self) -> Sequence[ZoneView]: ...
 

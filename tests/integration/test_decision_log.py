@@ -15,7 +15,7 @@ from orchestrator.controller.decisions import (
     DecisionLog,
     decision_input,
 )
-from orchestrator.controller.planning import migration_body
+from orchestrator.controller.planner_loop import migration_body
 from orchestrator.devenv.procs import free_port
 from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.records import DecisionInput

@@ -26,16 +26,13 @@ from orchestrator import metrics
 from orchestrator.api.common import API_VERSION, GROUP, VERSION
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
-from orchestrator.clusters.registry import MemberRegistry
-from orchestrator.controller.context import Context
 from orchestrator.controller.http import router
+from orchestrator.controller.web import build_app
 from orchestrator.devenv import Fleet
 from orchestrator.devenv.procs import free_port
 from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.records import MigrationSnapshot, PhaseSpan
 from orchestrator.ledger.schema import upgrade_to_head
-from orchestrator.migration.engine import Engine
-from orchestrator.settings import Settings
 from orchestrator.signals.auth import TokenStore
 from orchestrator.signals.directory import ZoneDirectory
 from orchestrator.signals.ingest import Ingestor
@@ -46,24 +43,19 @@ NS = f"http-{RUN}"
 LIMIT = 4096
 
 
-def context(hub: HubClient, ledger: Ledger) -> Context:
-    engine = Engine(hub=hub, registry=MemberRegistry(), ledger=ledger)
-    return Context(
-        settings=Settings(), hub=hub, registry=engine.registry, ledger=ledger, engine=engine
-    )
-
-
 def app(hub: HubClient, ledger: Ledger) -> FastAPI:
-    """The webhook app with the operator's routes, composed as `gridshift run` composes it."""
+    """The webhook's and the operator's routes in one app, composed as `gridshift run` does."""
     ingestor = Ingestor(
         ledger=ledger,
         zones=ZoneDirectory(),
         tokens=TokenStore(),
         clock=lambda: datetime.now(UTC),
     )
-    served = create_app(ingestor, body_limit=LIMIT)
-    served.include_router(router(context(hub, ledger), ready_ttl_seconds=0.5))
-    return served
+    return build_app(
+        webhook=create_app(ingestor, body_limit=LIMIT),
+        operator=router(hub=hub, ledger=ledger, ready_ttl_seconds=0.5),
+        body_limit=LIMIT,
+    )
 
 
 @contextmanager

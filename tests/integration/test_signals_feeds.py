@@ -27,8 +27,8 @@ from kubernetes import client
 from operator_process import install_api
 
 from orchestrator.api.common import GROUP, VERSION
+from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
-from orchestrator.clusters.zones import HubZones
 from orchestrator.devenv import Fleet
 from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.schema import upgrade_to_head
@@ -187,7 +187,7 @@ class Env:
 
     fleet: Fleet
     api: client.ApiClient
-    hub: HubZones
+    hub: HubClient
     database_url: str
     feeds: Feeds
     zones: list[str]
@@ -228,7 +228,7 @@ def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     api = client_from_file(fleet.kubeconfig(HUB))
-    made = Env(fleet, api, HubZones(api), database_url, server, [], Ledger(database_url))
+    made = Env(fleet, api, HubClient(api), database_url, server, [], Ledger(database_url))
     yield made
     made.ledger.close()
     server.shutdown()

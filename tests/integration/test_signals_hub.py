@@ -26,8 +26,8 @@ from served import serve
 from sqlalchemy import Engine, func, select
 
 from orchestrator.api.common import GROUP, VERSION
+from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
-from orchestrator.clusters.zones import HubZones
 from orchestrator.devenv import Fleet
 from orchestrator.ledger.db import make_engine
 from orchestrator.ledger.handle import Ledger
@@ -96,7 +96,7 @@ class Env:
 
     fleet: Fleet
     api: client.ApiClient
-    hub: HubZones
+    hub: HubClient
     engine: Engine
     database_url: str
     zones: list[str]
@@ -143,7 +143,7 @@ def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     upgrade_to_head(database_url)
     api = client_from_file(fleet.kubeconfig(HUB))
     engine = make_engine(database_url)
-    made = Env(fleet, api, HubZones(api), engine, database_url, [], Ledger(database_url))
+    made = Env(fleet, api, HubClient(api), engine, database_url, [], Ledger(database_url))
     yield made
     for name in made.zones:
         fleet.kubectl(HUB, "delete", "gridzone", name, "--ignore-not-found", "--wait=false")

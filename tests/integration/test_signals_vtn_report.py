@@ -25,8 +25,8 @@ from operator_process import install_api
 from served import serve
 
 from orchestrator.api.common import GROUP, VERSION
+from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
-from orchestrator.clusters.zones import HubZones
 from orchestrator.devenv import Fleet
 from orchestrator.errors import SignalError
 from orchestrator.ledger.handle import Ledger
@@ -109,7 +109,7 @@ class Env:
     """The hub, the ledger and the VTN."""
 
     api: client.ApiClient
-    hub: HubZones
+    hub: HubClient
     database_url: str
     vtn: Vtn
     zones: list[str]
@@ -161,7 +161,7 @@ def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     upgrade_to_head(database_url)
     vtn = Vtn()
     api = client_from_file(fleet.kubeconfig(HUB))
-    made = Env(api, HubZones(api), database_url, vtn, [], Ledger(database_url))
+    made = Env(api, HubClient(api), database_url, vtn, [], Ledger(database_url))
     with serve(vtn_app(vtn)) as url:
         vtn.url = url
         yield made

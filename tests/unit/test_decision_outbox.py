@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.api.migration import MigrationSpec
 from orchestrator.controller.decisions import CARRIED, carried, decision_input, read_carried
-from orchestrator.controller.planning import migration_body
+from orchestrator.controller.planner_loop import migration_body
 from orchestrator.errors import LedgerInputError
 from orchestrator.planner.model import Candidate, Decision, Intent
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.devenv.binaries import REQUIRED, Binaries
+from orchestrator.devenv.binaries import CONTROL_PLANE, Binaries
 from orchestrator.devenv.kwok import kwokctl_config, stages_yaml
 
 
@@ -50,6 +50,6 @@ def test_kwokctl_config_binds_loopback_and_uses_only_local_binaries(tmp_path: Pa
     assert options["runtime"] == "binary"
     assert options["kubeVersion"] == "v1.36.3"
     binaries = {k: v for k, v in options.items() if k.endswith("Binary")}
-    assert len(binaries) == len(REQUIRED) - 1  # every binary but kwokctl itself
+    assert len(binaries) == len(CONTROL_PLANE) - 1  # every binary but kwokctl itself
     assert all(Path(v).parent == tmp_path for v in binaries.values())
     assert [d["kind"] for d in docs[1:]] == ["Stage"] * len(_stages())

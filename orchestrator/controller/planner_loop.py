@@ -22,13 +22,15 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import kopf
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import ValidationError
 
 from orchestrator import metrics
-from orchestrator.api.common import API_VERSION, GROUP, VERSION
+from orchestrator.api.common import GROUP, VERSION
+from orchestrator.api.migration import Reason, new_migration
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import KubeError
 from orchestrator.controller import policystatus
@@ -36,12 +38,10 @@ from orchestrator.controller.decisions import CARRIED, DecisionLog, carried, dec
 from orchestrator.controller.dr import DemandResponses
 from orchestrator.controller.snapshot import HubObjects, build, read_hub
 from orchestrator.errors import LedgerError
+from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.records import DecisionInput
 from orchestrator.planner import plan as make_plan
 from orchestrator.planner.model import Intent, LevelChange, Plan, Snapshot
-
-if TYPE_CHECKING:
-    from orchestrator.controller.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -55,36 +55,28 @@ def migration_body(
     intent: Intent, *, decision_id: int | None = None, decision: DecisionInput | None = None
 ) -> dict[str, Any]:
     """The Migration an intent asks for, naming its decision in the ledger (``decision_id``) or,
-    while the ledger is away, carrying it (``decision``)."""
-    reason: dict[str, Any] = {"trigger": intent.trigger, "message": intent.message[:1024]}
-    if intent.signal_id:
-        reason["signalID"] = intent.signal_id[:253]
-    if intent.demand_response_event:
-        reason["demandResponseEvent"] = intent.demand_response_event
-    if intent.policy:
-        reason["policy"] = intent.policy
-    if decision_id is not None:
-        reason["decisionID"] = decision_id
-    short = intent.trigger.lower()[:14]
-    metadata: dict[str, Any] = {
-        "generateName": f"{intent.workload[:40]}-{short}-",
-        "namespace": intent.namespace,
-        "labels": {"gridshift.io/workload": intent.workload[:63]},
-    }
-    if decision_id is None and decision is not None:
-        metadata["annotations"] = {CARRIED: carried(decision)}
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Migration",
-        "metadata": metadata,
-        "spec": {
-            "workload": intent.workload,
-            "fromCluster": intent.from_cluster,
-            "toCluster": intent.to_cluster,
-            "deadlineSeconds": intent.deadline_seconds,
-            "reason": reason,
-        },
-    }
+    while the ledger is away, carrying it (``decision``); ValidationError when the intent names
+    a bad value."""
+    reason = Reason(
+        trigger=intent.trigger,
+        message=intent.message[:1024],
+        signal_id=intent.signal_id[:253] if intent.signal_id else None,
+        demand_response_event=intent.demand_response_event or None,
+        policy=intent.policy or None,
+        decision_id=decision_id,
+    )
+    return new_migration(
+        namespace=intent.namespace,
+        workload=intent.workload,
+        from_cluster=intent.from_cluster,
+        to_cluster=intent.to_cluster,
+        deadline_seconds=intent.deadline_seconds,
+        reason=reason,
+        name_hint=intent.trigger.lower()[:14],
+        annotations=(
+            {CARRIED: carried(decision)} if decision_id is None and decision is not None else {}
+        ),
+    )
 
 
 def _level(zone: dict[str, Any]) -> int:
@@ -109,13 +101,22 @@ def gather_snapshot(
 
 
 class Planner:
-    """The leader's planner loop."""
+    """The leader's planner loop: reads the hub and the ledger, writes Migrations, decisions
+    and the status of DemandResponseEvents (through ``dr``) and MigrationPolicies."""
 
-    def __init__(self, ctx: Context, *, interval_seconds: float = 15.0) -> None:
-        self.ctx = ctx
+    def __init__(
+        self,
+        *,
+        hub: HubClient,
+        ledger: Ledger,
+        dr: DemandResponses,
+        interval_seconds: float = 15.0,
+    ) -> None:
+        self.hub = hub
+        self.ledger = ledger
+        self.dr = dr
+        self.decisions = DecisionLog(ledger)
         self.interval_seconds = interval_seconds
-        self.dr = DemandResponses(ctx.hub, ctx.ledger, report=ctx.dr_report)
-        self.decisions = DecisionLog(ctx.ledger)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._scheduler: AsyncIOScheduler | None = None
@@ -171,10 +172,10 @@ class Planner:
     # ---- one round ----------------------------------------------------------------------
     async def gather(self, now: datetime) -> tuple[HubObjects, Snapshot]:
         """Read the hub and the ledger; build the snapshot."""
-        objects = await asyncio.to_thread(read_hub, self.ctx.hub)
+        objects = await asyncio.to_thread(read_hub, self.hub)
         try:
             self._durations = await asyncio.to_thread(
-                self.ctx.ledger.completed_durations, since=now - LEARNING_WINDOW
+                self.ledger.completed_durations, since=now - LEARNING_WINDOW
             )
         except LedgerError as exc:
             log.warning("learned migration times not refreshed (ledger): %s", exc)
@@ -203,7 +204,7 @@ class Planner:
         await self.decisions.write_rest(rest, now)
         await self.decisions.relay([*objects.migrations, *created])
         await self.dr.update(objects, snapshot, now, created=created)
-        await asyncio.to_thread(policystatus.update, self.ctx.hub, objects, snapshot, plan, now)
+        await asyncio.to_thread(policystatus.update, self.hub, objects, snapshot, plan, now)
         self._schedule(plan.wake_at, now)
         metrics.PLANNER_SECONDS.observe(time.perf_counter() - round_started)
         return plan
@@ -251,16 +252,14 @@ class Planner:
             if intent.dry_run:
                 continue
             key = (intent.namespace, intent.workload)
-            body = migration_body(
-                intent,
-                decision_id=None if ids is None else ids.get(key),
-                decision=decisions.get(key),
-            )
             try:
-                obj = await asyncio.to_thread(
-                    self.ctx.hub.create, "migrations", intent.namespace, body
+                body = migration_body(
+                    intent,
+                    decision_id=None if ids is None else ids.get(key),
+                    decision=decisions.get(key),
                 )
-            except KubeError as exc:
+                obj = await asyncio.to_thread(self.hub.create, "migrations", intent.namespace, body)
+            except (KubeError, ValidationError) as exc:
                 log.warning(
                     "workload=%s/%s move to %s not created: %s",
                     intent.namespace,
@@ -330,21 +329,17 @@ def fingerprints() -> dict[str, Callable[[dict[str, Any]], object]]:
     }
 
 
-def setup(registry: kopf.OperatorRegistry) -> None:
-    """Wake the planner when an object it reads changes in a way that matters to a plan."""
+def setup(registry: kopf.OperatorRegistry, *, planner: Planner) -> None:
+    """Wake ``planner`` when an object it reads changes in a way that matters to a plan."""
     for plural, fingerprint in fingerprints().items():
 
         def changed(
             body: kopf.Body,
             type: str | None,
-            memo: Any,
             _plural: str = plural,
             _fingerprint: Callable[[dict[str, Any]], object] = fingerprint,
             **_: Any,
         ) -> None:
-            planner: Planner | None = getattr(memo, "planner", None)
-            if planner is None:
-                return
             meta = body.get("metadata") or {}
             name = f"{meta.get('namespace') or ''}/{meta.get('name')}"
             gone = type == "DELETED"
