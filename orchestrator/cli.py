@@ -19,7 +19,7 @@ from rich.table import Table
 
 from orchestrator import __version__, cli_fleet, cli_ledger, cli_signal, logs
 from orchestrator.api import crdgen
-from orchestrator.devenv import Fleet, default_cluster_specs, locate_binaries
+from orchestrator.devenv import Fleet, default_cluster_specs, fleet_status, locate_binaries
 from orchestrator.devenv.fleet import DEFAULT_CLUSTERS, STATE_FILE
 from orchestrator.errors import GridshiftError
 from orchestrator.settings import Settings, get_settings
@@ -198,11 +198,21 @@ def dev_up(
         str | None, typer.Option(help="Also start a hub cluster of this name (no GPU nodes).")
     ] = None,
     postgres: Annotated[bool, typer.Option(help="Also start a local PostgreSQL.")] = True,
+    real_nodes: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "Clusters that also get a real node (kubelet, containerd; needs root), comma-"
+                "separated: 'all', 'none' or names."
+            )
+        ),
+    ] = "all",
     workdir: WorkdirOption = None,
 ) -> None:
     """Start the local fleet and print how to reach it."""
     directory = _workdir(workdir)
     names = [n.strip() for n in clusters.split(",") if n.strip()]
+    real = _real_nodes(real_nodes, names)
     try:
         if (directory / STATE_FILE).exists():
             fleet = Fleet.load(directory)
@@ -210,7 +220,7 @@ def dev_up(
         else:
             binaries = locate_binaries(get_settings().bin_dir)
             specs = default_cluster_specs(
-                names, gpu_nodes=gpu_nodes, gpus_per_node=gpus_per_node, hub=hub
+                names, gpu_nodes=gpu_nodes, gpus_per_node=gpus_per_node, hub=hub, real_nodes=real
             )
             fleet = Fleet(directory, binaries, specs)
         started = time.monotonic()
@@ -222,11 +232,29 @@ def dev_up(
     _print_env(fleet)
 
 
+def _real_nodes(text: str, names: list[str]) -> list[str]:
+    """The clusters named by --real-nodes ('all', 'none' or a comma-separated list)."""
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if words == ["all"]:
+        return list(names)
+    if words in ([], ["none"]):
+        return []
+    unknown = sorted(set(words) - set(names))
+    if unknown:
+        raise typer.BadParameter(
+            f"{', '.join(unknown)} not among the clusters ({', '.join(names)})",
+            param_hint="--real-nodes",
+        )
+    return words
+
+
 def _print_env(fleet: Fleet) -> None:
     pairs = ",".join(f"{n}={p}" for n, p in fleet.kubeconfigs().items())
     console.print("\nReach it with:")
     for name, path in fleet.kubeconfigs().items():
         console.print(f"  kubectl --kubeconfig {path} get nodes   # {name}")
+    if fleet.namespaced:
+        console.print(f"\nThe edge (users' requests): {fleet.dataplane.edge_url}")
     console.print("\nThe tests and `gridshift` read these:")
     console.print(f"  export GRIDSHIFT_KUBECONFIGS={pairs}")
     if fleet.postgres is not None:
@@ -252,7 +280,7 @@ def dev_status(workdir: WorkdirOption = None) -> None:
     """Show each cluster: server, reachable, Ready nodes, processes and memory."""
     try:
         fleet = Fleet.load(_workdir(workdir))
-        rows = fleet.status()
+        rows = fleet_status.status(fleet)
     except GridshiftError as exc:
         raise _fail(exc) from exc
     table = Table("cluster", "server", "reachable", "ready nodes", "processes", "memory")
@@ -269,7 +297,7 @@ def dev_status(workdir: WorkdirOption = None) -> None:
     if fleet.postgres is not None:
         state = "running" if fleet.postgres.is_running() else "[red]stopped[/]"
         console.print(f"postgresql 127.0.0.1:{fleet.postgres.port}: {state}")
-    total = sum(p.rss_bytes for p in fleet.processes())
+    total = sum(p.rss_bytes for p in fleet_status.processes(fleet))
     console.print(f"fleet memory (RSS of its processes): {total / 2**20:.0f} MiB")
 
 
@@ -342,3 +370,30 @@ def dev_images(
         )
         command = archive.import_command(address="/run/containerd/containerd.sock")
         console.print(f"  import  {' '.join(command)}")
+
+
+@dev.command("cut")
+def dev_cut(
+    cluster: Annotated[str, typer.Argument(help="The province whose network goes down.")],
+    workdir: WorkdirOption = None,
+) -> None:
+    """Cut a province off (fleets with real nodes): its link goes down; everything in it keeps
+    running, unreachable from the edge, the hub and the other provinces."""
+    try:
+        Fleet.load(_workdir(workdir)).province(cluster).cut()
+    except GridshiftError as exc:
+        raise _fail(exc) from exc
+    console.print(f"{cluster} is cut off")
+
+
+@dev.command("restore")
+def dev_restore(
+    cluster: Annotated[str, typer.Argument(help="The province whose network comes back.")],
+    workdir: WorkdirOption = None,
+) -> None:
+    """Bring a cut-off province's network back."""
+    try:
+        Fleet.load(_workdir(workdir)).province(cluster).restore()
+    except GridshiftError as exc:
+        raise _fail(exc) from exc
+    console.print(f"{cluster} is reachable again")

@@ -26,6 +26,8 @@ TESTS = Path(__file__).parent
 FLEET_CLUSTERS = ("shanghai", "hubei", "ningxia")
 GPU_NODES = 8
 GPUS_PER_NODE = 8
+REAL_NODES = FLEET_CLUSTERS
+"""Every province also has a real node (kubelet, containerd): real pods serve real requests."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,9 +54,15 @@ def _progress(message: str) -> None:
 
 @pytest.fixture(scope="session")
 def fleet(binaries: Binaries) -> Iterator[Fleet]:
-    """Three real control planes (shanghai, hubei, ningxia), each with simulated GPU nodes."""
+    """Three real control planes (shanghai, hubei, ningxia), each with simulated GPU nodes and a
+    real node, joined by a WAN with delays and a Traefik edge."""
     workdir = Path(tempfile.mkdtemp(prefix="gridshift-test-fleet-"))
-    specs = default_cluster_specs(FLEET_CLUSTERS, gpu_nodes=GPU_NODES, gpus_per_node=GPUS_PER_NODE)
+    specs = default_cluster_specs(
+        FLEET_CLUSTERS,
+        gpu_nodes=GPU_NODES,
+        gpus_per_node=GPUS_PER_NODE,
+        real_nodes=REAL_NODES,
+    )
     running = Fleet(workdir, binaries, specs)
     try:
         running.up(progress=_progress)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.devenv.fleet import FIELD_MANAGER, Fleet
+from orchestrator.devenv.kubectl import FIELD_MANAGER, Kubectl
 from orchestrator.errors import ConfigError, DevEnvError
 
 CRDS_SCRIPT = Path(__file__).resolve().parents[2] / "hack" / "gateway-api-crds.sh"
@@ -64,16 +64,18 @@ def crd_names(directory: Path) -> list[str]:
     return names
 
 
-def install_gateway_api(fleet: Fleet, cluster: str, *, timeout_seconds: float = 90) -> list[str]:
+def install_gateway_api(
+    kubectl: Kubectl, cluster: str, *, timeout_seconds: float = 90
+) -> list[str]:
     """Apply the Gateway API CRDs to ``cluster`` and wait until each is Established.
 
-    Returns the names of the CRDs. Safe to call again and from several tests: the apply is
+    ``kubectl`` runs against ``cluster`` (e.g. ``Fleet.kubectl_on(cluster)``). Returns the
+    names of the CRDs. Safe to call again and from several tests: the apply is
     server-side, under the devenv field manager, and takes over fields others may have set.
     """
     directory = gateway_api_crds_dir()
     names = crd_names(directory)
-    fleet.kubectl(
-        cluster,
+    kubectl(
         "apply",
         "--server-side",
         "--force-conflicts",
@@ -83,8 +85,7 @@ def install_gateway_api(fleet: Fleet, cluster: str, *, timeout_seconds: float = 
         timeout=timeout_seconds,
     )
     try:
-        fleet.kubectl(
-            cluster,
+        kubectl(
             "wait",
             "--for=condition=Established",
             f"--timeout={int(timeout_seconds)}s",

@@ -21,9 +21,16 @@ import yaml
 from orchestrator.api.common import API_VERSION, GROUP
 from orchestrator.api.crdgen import crd
 from orchestrator.api.kinds import KINDS
+from orchestrator.devenv.dataplane import (
+    EDGE_GATEWAY,
+    EDGE_NAMESPACE,
+    INGRESS_GATEWAY,
+    INGRESS_NAMESPACE,
+)
 from orchestrator.devenv.fleet import Fleet
+from orchestrator.devenv.kubectl import FIELD_MANAGER
+from orchestrator.devenv.wan import INGRESS_PORT
 
-FIELD_MANAGER = "gridshift-devenv"
 DEFAULT_NAMESPACE = "gridshift-system"
 KUBECONFIG_KEY = "kubeconfig"
 
@@ -80,20 +87,39 @@ def member_secret_name(member: str) -> str:
     return f"member-{member}"
 
 
-def member_cluster(member: str, namespace: str) -> dict[str, Any]:
-    """The MemberCluster of ``member``: its zone is the province of the same name."""
+def member_cluster(
+    member: str, namespace: str, *, ingress: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The MemberCluster of ``member``: its zone is the province of the same name; with
+    ``ingress`` (a real node's gateway) its traffic goes through the edge's Gateway API."""
+    spec: dict[str, Any] = {
+        "zone": member,
+        "kubeconfigSecretRef": {
+            "name": member_secret_name(member),
+            "namespace": namespace,
+            "key": KUBECONFIG_KEY,
+        },
+    }
+    if ingress is not None:
+        spec["traffic"] = {"router": "GatewayAPI", "ingress": dict(ingress)}
     return {
         "apiVersion": API_VERSION,
         "kind": "MemberCluster",
         "metadata": {"name": member},
-        "spec": {
-            "zone": member,
-            "kubeconfigSecretRef": {
-                "name": member_secret_name(member),
-                "namespace": namespace,
-                "key": KUBECONFIG_KEY,
-            },
-        },
+        "spec": spec,
+    }
+
+
+def member_ingress(fleet: Fleet, member: str) -> dict[str, Any] | None:
+    """Where the edge reaches ``member``'s ingress gateway: its WAN proxy (None without a real
+    node, whose pods would be the only ones answering)."""
+    net = fleet.net(member)
+    if net is None or not fleet.spec(member).real_node:
+        return None
+    return {
+        "gatewayRef": {"name": INGRESS_GATEWAY, "namespace": INGRESS_NAMESPACE},
+        "address": net.host_ip,
+        "port": INGRESS_PORT,
     }
 
 
@@ -107,7 +133,7 @@ def register_members(
         documents.append(
             secret_manifest(member_secret_name(name), namespace, {KUBECONFIG_KEY: kubeconfig})
         )
-        documents.append(member_cluster(name, namespace))
+        documents.append(member_cluster(name, namespace, ingress=member_ingress(fleet, name)))
     apply(fleet, hub, documents)
 
 
@@ -115,3 +141,15 @@ def get_json(fleet: Fleet, hub: str, *what: str) -> dict[str, Any]:
     """``kubectl get WHAT -o json`` on ``hub``, parsed."""
     found: dict[str, Any] = json.loads(fleet.kubectl(hub, "get", *what, "-o", "json"))
     return found
+
+
+def operator_env(fleet: Fleet) -> dict[str, str]:
+    """The settings a `gridshift run` against this fleet needs for its edge: the Gateway routes
+    attach to and the data plane's API that confirms each weight step (none without real
+    nodes: there is no data plane then)."""
+    if not fleet.namespaced:
+        return {}
+    return {
+        "GRIDSHIFT_EDGE_GATEWAY": f"{EDGE_NAMESPACE}/{EDGE_GATEWAY}",
+        "GRIDSHIFT_EDGE_DATAPLANE_URL": fleet.dataplane.edge_api,
+    }

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from orchestrator.errors import DevEnvError
 
 SIM_LABEL = "sim.gridshift.io/node"
 ZONE_LABEL = "gridshift.io/zone"
 GPU_RESOURCE = "nvidia.com/gpu"
+DEFAULT_CLUSTERS = ("shanghai", "hubei", "ningxia")
 
 
 @dataclass(frozen=True)
@@ -16,6 +20,8 @@ class ClusterSpec:
 
     ``name`` is the province (and grid zone) it stands for; ``gpu_nodes`` simulated nodes each
     offer ``gpus_per_node`` GPUs. A hub cluster (where gridshift itself runs) has no GPU nodes.
+    With ``real_node`` the cluster also gets one real node (kubelet, containerd, runc, CNI)
+    advertising ``real_gpus`` GPUs, where pods run for real (see realnode.py).
     """
 
     name: str
@@ -24,6 +30,8 @@ class ClusterSpec:
     gpu_product: str = "NVIDIA-H20"
     cpu_per_node: int = 96
     memory_gib_per_node: int = 1024
+    real_node: bool = False
+    real_gpus: int = 8
 
     def node_names(self) -> list[str]:
         return [f"{self.name}-gpu-{i}" for i in range(self.gpu_nodes)]
@@ -62,3 +70,25 @@ def node_manifests(spec: ClusterSpec) -> list[dict[str, Any]]:
         }
         for name in spec.node_names()
     ]
+
+
+def default_cluster_specs(
+    names: Sequence[str] = DEFAULT_CLUSTERS,
+    *,
+    gpu_nodes: int = 2,
+    gpus_per_node: int = 8,
+    hub: str | None = None,
+    real_nodes: Sequence[str] = (),
+) -> list[ClusterSpec]:
+    """One spec per province (``real_nodes`` name those with a real node), plus an optional
+    hub cluster without GPU nodes."""
+    unknown = set(real_nodes) - set(names)
+    if unknown:
+        raise DevEnvError(f"--real-nodes names clusters the fleet does not have: {sorted(unknown)}")
+    specs = [
+        ClusterSpec(n, gpu_nodes=gpu_nodes, gpus_per_node=gpus_per_node, real_node=n in real_nodes)
+        for n in names
+    ]
+    if hub is not None:
+        specs.append(ClusterSpec(hub, gpu_nodes=0))
+    return specs

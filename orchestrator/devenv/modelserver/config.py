@@ -108,7 +108,11 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "seconds in-flight requests get after SIGTERM",
         type=_positive(float, allow_zero=True),
     )
-    add("--cluster", "local", "cluster name sent in X-Gridshift-Cluster")
+    add(
+        "--cluster",
+        environ.get("GRIDSHIFT_CLUSTER", "local"),  # set by gridshift in the pods it places
+        "cluster name sent in X-Gridshift-Cluster (default: $GRIDSHIFT_CLUSTER)",
+    )
     add("--pod-name", "", "pod name sent in X-Gridshift-Pod (default: the host name)")
     return parser
 

@@ -150,13 +150,22 @@ async def send_json(
 
 
 class EventStream:
-    """A ``text/event-stream`` answer in HTTP/1.1 chunks: ``data: {json}\\n\\n`` per event."""
+    """A ``text/event-stream`` answer in HTTP/1.1 chunks: ``data: {json}\n\n`` per event.
+
+    The status line and headers go out with the first event, not before it: a proxy in front
+    (Go's ``httputil.ReverseProxy``, as in Traefik) that gets the headers of an answer before
+    it has finished reading the request body it forwards can close the backend connection
+    under the answer (it sees the request body closed), and the stream is cut. Sending the
+    head with the first token, as a server that answers once it has something to say, leaves
+    it the time to.
+    """
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
+        self._head: bytes | None = None
 
     async def start(self, headers: Mapping[str, str], *, keep_alive: bool) -> None:
-        """Send the status line and headers."""
+        """Prepare the status line and headers (sent with the first event)."""
         head = {
             **headers,
             "Content-Type": "text/event-stream",
@@ -164,16 +173,17 @@ class EventStream:
             "Transfer-Encoding": "chunked",
             "Connection": "keep-alive" if keep_alive else "close",
         }
-        self._writer.write(_head(200, head))
-        await self._writer.drain()
+        self._head = _head(200, head)
 
     async def event(self, data: str) -> None:
         """Send one event; raises ``ConnectionError`` when the client has gone."""
         payload = f"data: {data}\n\n".encode()
-        self._writer.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+        head, self._head = self._head or b"", None
+        self._writer.write(head + f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
         await self._writer.drain()
 
     async def end(self) -> None:
         """Send the last (empty) chunk."""
-        self._writer.write(b"0\r\n\r\n")
+        head, self._head = self._head or b"", None
+        self._writer.write(head + b"0\r\n\r\n")
         await self._writer.drain()
