@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -82,6 +82,33 @@ class Settings(BaseSettings):
         description=(
             "edge_kubeconfig: kubeconfig of the edge cluster holding the HTTPRoutes the "
             "gateway-api router shifts; when unset, the hub is the edge."
+        ),
+    )
+    edge_gateway: str = Field(
+        default="edge",
+        min_length=1,
+        max_length=317,
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
+        description=(
+            "edge_gateway: the Gateway every workload's edge route attaches to, as `NAME` (in "
+            "the workload's namespace) or `NAMESPACE/NAME`."
+        ),
+    )
+    edge_dataplane_url: AnyHttpUrl | None = Field(
+        default=None,
+        description=(
+            "edge_dataplane_url: Traefik's API at the edge (its `api.insecure` entry point, e.g. "
+            "`http://traefik-api:9000`); when set, a weight step counts as done only once "
+            "Traefik's live configuration routes by it, besides the route's status."
+        ),
+    )
+    traffic_step_timeout_seconds: float = Field(
+        default=20.0,
+        ge=1,
+        le=300,
+        description=(
+            "traffic_step_timeout_seconds: how long a weight step may take to reach the edge's "
+            "data plane before it counts as failed (the move then rolls back)."
         ),
     )
     fault_pause_seconds: Annotated[dict[str, float], NoDecode] = Field(

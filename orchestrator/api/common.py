@@ -18,6 +18,9 @@ API_VERSION = f"{GROUP}/{VERSION}"
 MAX_GENERATION = 2**53 - 1
 """Largest generation a JSON number carries exactly."""
 WORKLOAD_LABEL = f"{GROUP}/workload"
+MANAGED_LABEL = f"{GROUP}/managed"
+"""Carried (value "true") by every object gridshift creates in a member or edge cluster: the
+mark of what gridshift may change and delete there, and nothing else."""
 """Label naming the InferenceWorkload on everything gridshift makes for it (Migrations, and
 Deployments, Services and pods in the member clusters)."""
 

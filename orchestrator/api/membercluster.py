@@ -33,6 +33,42 @@ class BackendRef(Model):
     port: int | None = Field(default=None, ge=1, le=65535, description="port of the backend.")
 
 
+IPv4 = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+        r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$",
+        max_length=15,
+    ),
+]
+
+
+class GatewayRef(Model):
+    """A Gateway (gateway.networking.k8s.io) in the member cluster."""
+
+    name: DNSSubdomain = Field(description="name of the Gateway.")
+    namespace: DNSLabel = Field(description="namespace of the Gateway.")
+
+
+class IngressGateway(Model):
+    """This cluster's own ingress gateway, which the edge reaches and gridshift attaches each
+    workload's route to."""
+
+    gateway_ref: GatewayRef = Field(
+        description=(
+            "gatewayRef: the Gateway in this cluster; gridshift attaches an HTTPRoute per "
+            "workload to it, matching the header X-Gridshift-Workload: <namespace>/<name>."
+        )
+    )
+    address: IPv4 = Field(
+        description=(
+            "address (IPv4) at which the edge's data plane reaches that Gateway; gridshift "
+            "writes it into an EndpointSlice per workload at the edge."
+        )
+    )
+    port: int = Field(ge=1, le=65535, description="port of that Gateway's listener.")
+
+
 class Traffic(Model):
     """How client traffic reaches this cluster."""
 
@@ -44,7 +80,19 @@ class Traffic(Model):
         ),
     )
     backend_ref: BackendRef | None = Field(
-        default=None, description="backendRef of this cluster in the edge HTTPRoute (GatewayAPI)."
+        default=None,
+        description=(
+            "backendRef of this cluster in the edge HTTPRoute (GatewayAPI): a backend you "
+            "manage that reaches this cluster; ingress instead lets gridshift manage them."
+        ),
+    )
+    ingress: IngressGateway | None = Field(
+        default=None,
+        description=(
+            "ingress: this cluster's ingress gateway (GatewayAPI). With it gridshift owns, per "
+            "workload, a route in this cluster and a backend Service and EndpointSlice at the "
+            "edge, and checks that the target answers through it before moving traffic."
+        ),
     )
 
 

@@ -136,6 +136,56 @@ class MigrationSettings(Model):
     )
 
 
+Hostname = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        max_length=253,
+    ),
+]
+MetricName = Annotated[
+    str, StringConstraints(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", min_length=1, max_length=200)
+]
+DEFAULT_IN_FLIGHT_METRICS = ("vllm:num_requests_running", "vllm:num_requests_waiting")
+
+
+class WorkloadTraffic(Model):
+    """How users reach the workload through the edge (with the clusters' GatewayAPI router)."""
+
+    hostnames: list[Hostname] = Field(
+        default_factory=list,
+        max_length=16,
+        description=(
+            "hostnames the edge route answers for (empty: every host name of the edge's "
+            "Gateway listener)."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="port: the service port traffic goes to (default: the first servicePort).",
+    )
+    health_path: Annotated[str, StringConstraints(pattern=r"^/", max_length=1024)] | None = Field(
+        default=None,
+        description=(
+            "healthPath: the request a target must answer (200) through its ingress before "
+            "any traffic moves to it (default: the first container's readinessProbe "
+            "httpGet path, else /health)."
+        ),
+    )
+    in_flight_metrics: list[MetricName] = Field(
+        default_factory=lambda: list(DEFAULT_IN_FLIGHT_METRICS),
+        max_length=8,
+        description=(
+            "inFlightMetrics: gauges on the pods' /metrics (of the traffic port) whose sum is "
+            "the requests in flight; draining ends when the source's sum reaches 0 "
+            "(default: vLLM's running and waiting requests)."
+        ),
+    )
+
+
 class InferenceWorkloadSpec(Model):
     """A model server: its Deployment, Service, power draw, placement and move settings."""
 
@@ -153,6 +203,30 @@ class InferenceWorkloadSpec(Model):
     migration: MigrationSettings = Field(
         default_factory=MigrationSettings, description="migration settings."
     )
+    traffic: WorkloadTraffic | None = Field(
+        default=None,
+        description=(
+            "traffic: set for a workload users reach through the edge; gridshift then routes "
+            "it (a route at the edge with a weight per cluster, moved step by step), checks a "
+            "target answers before traffic moves, and drains the source by its in-flight "
+            "requests. Unset: only replicas move."
+        ),
+    )
+
+    def traffic_port(self) -> int | None:
+        """The service port routed traffic goes to, or None when the workload exposes none."""
+        if self.traffic is not None and self.traffic.port is not None:
+            return self.traffic.port
+        return self.service_ports[0].port if self.service_ports else None
+
+    def health_path(self) -> str:
+        """The request that proves a copy answers (see WorkloadTraffic.health_path)."""
+        if self.traffic is not None and self.traffic.health_path:
+            return self.traffic.health_path
+        containers = self.template.template.get("spec", {}).get("containers") or [{}]
+        probe = (containers[0] or {}).get("readinessProbe") or {}
+        path = (probe.get("httpGet") or {}).get("path")
+        return str(path) if isinstance(path, str) and path.startswith("/") else "/health"
 
 
 class InferenceWorkloadStatus(Model):

@@ -1,55 +1,34 @@
-"""HTTPRoutes (``gateway.networking.k8s.io/v1``) in the edge cluster: read one, apply its weights.
+"""HTTPRoutes (``gateway.networking.k8s.io/v1``) in one cluster: read, apply, delete.
 
-gridshift owns two things on a route: ``spec.rules[0].backendRefs`` (one entry per member
-cluster, each with its weight) and the ``parentRefs`` that attach it to the configured Gateway.
-:meth:`HTTPRoutes.apply` sends a server-side apply under the field manager ``gridshift`` that
-carries only those fields (and gridshift's labels), so hostnames, annotations and labels others
-set stay theirs. The Gateway API CRD declares ``rules`` an atomic list, so the route's rules as a
-whole are gridshift's: each workload gets a route of its own.
+gridshift writes two kinds of route, each by server-side apply under the field manager
+``gridshift`` and labelled as gridshift's: the edge route of a workload (its weights) and, in a
+member cluster with an ingress gateway, the workload's route there. The Gateway API CRD
+declares ``rules`` an atomic list, so the rules of a route gridshift applies are gridshift's as a
+whole: each workload gets routes of its own. A route of the same name that gridshift did not
+create is never taken over: :meth:`HTTPRoutes.apply` refuses it with an
+:class:`~orchestrator.errors.ClusterError` (see :func:`orchestrator.clusters.owned.check_owned`).
 
-Routes cross this boundary as JSON objects (``dict[str, object]``): the traffic router, which
-may not import the Kubernetes client, builds the backendRefs and reads the weights from them.
+Routes cross this boundary as JSON objects (``dict[str, object]``): the traffic router, which may
+not import the Kubernetes client, builds the manifests and reads weights and status from them.
 The official client is synchronous; async callers use ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client
 
 from orchestrator.clusters.kube import APPLY, FIELD_MANAGER, KubeError, call
+from orchestrator.clusters.owned import check_owned
 
 GROUP = "gateway.networking.k8s.io"
 VERSION = "v1"
 PLURAL = "httproutes"
 KIND = "HTTPRoute"
 TIMEOUT = 10.0
-"""Seconds any single call to the edge cluster may take."""
-
-
-def httproute_manifest(
-    namespace: str,
-    name: str,
-    *,
-    parent_refs: Sequence[Mapping[str, object]],
-    backend_refs: Sequence[Mapping[str, object]],
-    labels: Mapping[str, str] | None = None,
-) -> dict[str, object]:
-    """The apply configuration gridshift sends: its labels, parentRefs and the one rule it owns."""
-    metadata: dict[str, object] = {"name": name, "namespace": namespace}
-    if labels:
-        metadata["labels"] = dict(labels)
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": KIND,
-        "metadata": metadata,
-        "spec": {
-            "parentRefs": [dict(ref) for ref in parent_refs],
-            "rules": [{"backendRefs": [dict(ref) for ref in backend_refs]}],
-        },
-    }
+"""Seconds any single call to the cluster may take."""
 
 
 def _json_object(obj: Any) -> dict[str, object]:
@@ -59,7 +38,7 @@ def _json_object(obj: Any) -> dict[str, object]:
 
 
 class HTTPRoutes:
-    """The HTTPRoutes of one cluster (the edge), through that cluster's API client."""
+    """The HTTPRoutes of one cluster, through that cluster's API client."""
 
     def __init__(self, api: client.ApiClient, *, cluster: str, timeout: float = TIMEOUT) -> None:
         self.cluster = cluster
@@ -67,10 +46,8 @@ class HTTPRoutes:
         self._objects = client.CustomObjectsApi(api)
 
     def read(self, namespace: str, name: str) -> dict[str, object] | None:
-        """The route ``namespace/name`` as the API server stores it; None when it does not exist.
-
-        A cluster without the Gateway API answers 404 as well: that, too, is "no route yet".
-        """
+        """The route ``namespace/name`` as the API server stores it (status included); None
+        when it does not exist. A cluster without the Gateway API answers 404 as well."""
         try:
             obj = call(
                 self.cluster,
@@ -89,23 +66,19 @@ class HTTPRoutes:
             raise
         return _json_object(obj)
 
-    def apply(
-        self,
-        namespace: str,
-        name: str,
-        *,
-        parent_refs: Sequence[Mapping[str, object]],
-        backend_refs: Sequence[Mapping[str, object]],
-        labels: Mapping[str, str] | None = None,
-    ) -> dict[str, object]:
+    def apply(self, manifest: Mapping[str, object]) -> dict[str, object]:
         """Create or update the route by server-side apply; return it as the server stored it.
 
-        ``backend_refs`` become ``spec.rules[0].backendRefs`` (each with its ``weight``).
-        Conflicts are forced: these fields are gridshift's, and weights someone edited by hand
-        are taken back at the next step, as a controller takes back the fields it owns.
+        Refuses a route of that name gridshift did not create. Conflicts are forced: these
+        fields are gridshift's, and weights someone edited by hand are taken back at the next
+        step, as a controller takes back the fields it owns.
         """
-        manifest = httproute_manifest(
-            namespace, name, parent_refs=parent_refs, backend_refs=backend_refs, labels=labels
+        metadata = manifest.get("metadata")
+        if not isinstance(metadata, Mapping):
+            raise ValueError("an HTTPRoute manifest needs metadata")
+        namespace, name = str(metadata["namespace"]), str(metadata["name"])
+        check_owned(
+            self.read(namespace, name), kind=KIND, where=f"{namespace}/{name}", cluster=self.cluster
         )
         try:
             obj = call(
@@ -117,7 +90,7 @@ class HTTPRoutes:
                 namespace,
                 PLURAL,
                 name,
-                manifest,
+                dict(manifest),
                 field_manager=FIELD_MANAGER,
                 force=True,
                 _content_type=APPLY,
@@ -133,3 +106,27 @@ class HTTPRoutes:
                 cluster=self.cluster,
             ) from exc
         return _json_object(obj)
+
+    def delete(self, namespace: str, name: str) -> bool:
+        """Delete the route if it is gridshift's; False when there was none."""
+        found = self.read(namespace, name)
+        if found is None:
+            return False
+        check_owned(found, kind=KIND, where=f"{namespace}/{name}", cluster=self.cluster)
+        try:
+            call(
+                self.cluster,
+                f"delete HTTPRoute {namespace}/{name}",
+                self._objects.delete_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                name,
+                _request_timeout=self.timeout,
+            )
+        except KubeError as exc:
+            if exc.not_found:
+                return False
+            raise
+        return True

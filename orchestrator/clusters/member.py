@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
 
 from orchestrator.api.common import WORKLOAD_LABEL
+from orchestrator.clusters.httproute import HTTPRoutes
 from orchestrator.clusters.kube import APPLY, FIELD_MANAGER, KubeError, call
+from orchestrator.clusters.owned import check_owned
 
 TIMEOUT = 10.0
 """Seconds any single call to a member cluster may take."""
@@ -73,6 +76,23 @@ def deployment_state(obj: Any) -> DeploymentState:
     )
 
 
+def gauge_sum(text: str, names: Sequence[str]) -> int | None:
+    """The sum of the Prometheus samples named ``names`` in ``text``; None when none is there."""
+    wanted = set(names)
+    total, seen = 0.0, False
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        metric = line.split("{", 1)[0].split(" ", 1)[0]
+        if metric in wanted:
+            try:
+                total += float(line.rsplit(" ", 1)[1])
+            except (IndexError, ValueError):
+                continue
+            seen = True
+    return round(total) if seen else None
+
+
 def _quantity(value: str | None) -> int:
     if not value:
         return 0
@@ -88,6 +108,8 @@ class MemberClient:
     def __init__(self, name: str, api: client.ApiClient) -> None:
         self.name = name
         self.api = api
+        self.routes = HTTPRoutes(api, cluster=name)
+        """The cluster's HTTPRoutes (a workload's route to its ingress gateway)."""
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
         self._namespaces: set[str] = set()
@@ -213,8 +235,62 @@ class MemberClient:
             _request_timeout=TIMEOUT,
         )
 
+    def in_flight(
+        self, namespace: str, workload: str, *, port: int, metrics: Sequence[str]
+    ) -> int | None:
+        """Requests in flight on the workload's running pods: the sum of the gauges ``metrics``
+        on each pod's ``/metrics`` (read through the API server's pod proxy). None when a pod
+        does not answer or shows none of them: then nobody knows."""
+        pods = call(
+            self.name,
+            f"list pods of {namespace}/{workload}",
+            self.core.list_namespaced_pod,
+            namespace,
+            label_selector=f"{WORKLOAD_LABEL}={workload}",
+            _request_timeout=TIMEOUT,
+        )
+        total = 0
+        for pod in pods.items:
+            if (pod.status and pod.status.phase) != "Running":
+                continue
+            try:
+                text = call(
+                    self.name,
+                    f"read /metrics of pod {namespace}/{pod.metadata.name}",
+                    self.core.connect_get_namespaced_pod_proxy_with_path,
+                    f"{pod.metadata.name}:{port}",
+                    namespace,
+                    "metrics",
+                    _request_timeout=TIMEOUT,
+                )
+            except KubeError:
+                return None
+            found = gauge_sum(str(text), metrics)
+            if found is None:
+                return None
+            total += found
+        return total
+
     def delete(self, kind: str, namespace: str, name: str) -> bool:
-        """Delete a Deployment or Service; False when it was already gone."""
+        """Delete a Deployment or Service gridshift created; False when it was already gone.
+
+        One of that name gridshift did not create is refused (ForeignObjectError)."""
+        read = {
+            "Deployment": self.apps.read_namespaced_deployment,
+            "Service": self.core.read_namespaced_service,
+        }[kind]
+        try:
+            found = call(self.name, f"read {kind} {namespace}/{name}", read, name, namespace,
+                         _request_timeout=TIMEOUT)  # fmt: skip
+        except KubeError as exc:
+            if exc.not_found:
+                return False
+            raise
+        labels = dict(found.metadata.labels or {})
+        check_owned(
+            {"metadata": {"labels": labels}}, kind=kind, where=f"{namespace}/{name}",
+            cluster=self.name,
+        )  # fmt: skip
         remove = {
             "Deployment": self.apps.delete_namespaced_deployment,
             "Service": self.core.delete_namespaced_service,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import kopf
 
 from orchestrator.api.common import GROUP, VERSION
@@ -34,6 +35,7 @@ def setup(
     capacity: CapacityBook,
     recorder: Recorder,
     routers: Mapping[str, TrafficRouter],
+    http: httpx.AsyncClient,
     pauses: Mapping[str, float],
 ) -> None:
     """A daemon per Migration drives its :class:`Move`; a finalizer waits for the ledger."""
@@ -47,6 +49,7 @@ def setup(
             capacity=capacity,
             recorder=recorder,
             routers=routers,
+            http=http,
             pauses=pauses,
         )
         await move.run(lambda: _stopping(stopped))

@@ -25,6 +25,7 @@ import httpx
 import kopf
 from fastapi import FastAPI
 
+from orchestrator.clusters.edge import EdgeBackends
 from orchestrator.clusters.httproute import HTTPRoutes
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file, client_in_cluster
@@ -40,7 +41,8 @@ from orchestrator.ledger.handle import Ledger
 from orchestrator.migration.capacity import CapacityBook
 from orchestrator.migration.recorder import Recorder
 from orchestrator.migration.routers.base import NoRouter, TrafficRouter
-from orchestrator.migration.routers.gateway_api import GatewayAPIRouter
+from orchestrator.migration.routers.gateway_api import GatewayAPIRouter, ParentRef
+from orchestrator.migration.routers.traefik import TraefikDataPlane
 from orchestrator.settings import Settings
 from orchestrator.signals.service import SignalService
 from orchestrator.signals.wiring import build as build_signals
@@ -74,7 +76,7 @@ def build(settings: Settings, *, http: httpx.AsyncClient) -> Process:
     cluster_members = MemberRegistry(asyncio.get_running_loop())
     capacity = CapacityBook(cluster_members)
     recorder = Recorder(hub=hub, ledger=ledger)
-    routers = build_routers(settings, hub)
+    routers = build_routers(settings, hub, http=http)
     leadership = build_leadership(settings, hub)
     signals = build_signals(
         settings,
@@ -95,6 +97,7 @@ def build(settings: Settings, *, http: httpx.AsyncClient) -> Process:
         capacity=capacity,
         recorder=recorder,
         routers=routers,
+        http=http,
         pauses=settings.fault_pause_seconds,
     )
     app = build_app(
@@ -105,12 +108,22 @@ def build(settings: Settings, *, http: httpx.AsyncClient) -> Process:
     return Process(settings, leadership, signals.service, handlers, app)
 
 
-def build_routers(settings: Settings, hub: HubClient) -> dict[str, TrafficRouter]:
+def build_routers(
+    settings: Settings, hub: HubClient, *, http: httpx.AsyncClient
+) -> dict[str, TrafficRouter]:
     """Every router by the name MemberClusters use; the edge is the hub unless configured."""
     edge = client_from_file(settings.edge_kubeconfig) if settings.edge_kubeconfig else hub.api
+    namespace, _, name = settings.edge_gateway.rpartition("/")
+    url = settings.edge_dataplane_url
     return {
         "None": NoRouter(),
-        "GatewayAPI": GatewayAPIRouter(HTTPRoutes(edge, cluster="edge")),
+        "GatewayAPI": GatewayAPIRouter(
+            HTTPRoutes(edge, cluster="edge"),
+            EdgeBackends(edge, cluster="edge"),
+            parent=ParentRef(name, namespace=namespace or None),
+            dataplane=TraefikDataPlane(http, str(url)) if url is not None else None,
+            step_timeout_seconds=settings.traffic_step_timeout_seconds,
+        ),
     }
 
 
@@ -143,6 +156,7 @@ def build_handlers(
     capacity: CapacityBook,
     recorder: Recorder,
     routers: Mapping[str, TrafficRouter],
+    http: httpx.AsyncClient,
     pauses: Mapping[str, float],
 ) -> kopf.OperatorRegistry:
     """The kopf handlers over these parts; at start-up the members are registered before any
@@ -173,7 +187,7 @@ def build_handlers(
         ledger.close()
 
     members.setup(registry, hub=hub, members=cluster_members)
-    workloads.setup(registry, hub=hub, members=cluster_members)
+    workloads.setup(registry, hub=hub, members=cluster_members, routers=routers)
     migrations.setup(
         registry,
         hub=hub,
@@ -181,6 +195,7 @@ def build_handlers(
         capacity=capacity,
         recorder=recorder,
         routers=routers,
+        http=http,
         pauses=pauses,
     )
     planner_loop.setup(registry, planner=planner)

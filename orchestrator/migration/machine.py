@@ -22,6 +22,9 @@ from datetime import datetime, timedelta
 from orchestrator.api import conditions as cond
 from orchestrator.api.migration import TERMINAL_PHASES, MigrationSpec, MigrationStatus, Phase
 
+PROBE_INTERVAL = timedelta(seconds=1)
+"""How often a move looks again at what it waits for without a watch: a target's answer to a
+request, the source's requests in flight."""
 UNREACHABLE_GRACE = timedelta(seconds=30)
 """How long the target may be unreachable before the move rolls back without the deadline."""
 
@@ -72,6 +75,13 @@ class Observed:
     target_free_gpus: int | None = None
     gpus_needed: int = 0
     target_ready: int = 0
+    target_serving: bool = True
+    """The target answered the workload's health request through its ingress gateway (True
+    where there is no gateway to ask through)."""
+    source_in_flight: int | None = None
+    """Requests in flight on the source's pods (None: not known)."""
+    traffic_failure: str | None = None
+    """Why the last weight step failed to reach the edge's data plane (None: it did not fail)."""
     target_objects_left: bool = False
     deleting: bool = False
 
@@ -116,16 +126,30 @@ def decide(
         return Step(Action.PROVISION)
     if phase == "WarmingUp":
         if observed.target_ready >= observed.desired_replicas:
-            return Step(Action.BEGIN_SHIFT, cond.TARGET_READY)
+            if observed.target_serving:
+                return Step(Action.BEGIN_SHIFT, cond.TARGET_READY)
+            # Ready is not enough: no traffic moves before the target answers a request
+            return Step(Action.WAIT, cond.TARGET_NOT_ANSWERING, until=now + PROBE_INTERVAL)
         return Step(Action.WAIT, until=_rollback_at(spec, status))
     if phase == "ShiftingTraffic":
+        if observed.traffic_failure is not None:
+            return Step(
+                Action.BEGIN_ROLLBACK,
+                cond.TRAFFIC_NOT_PROGRAMMED,
+                f"{observed.traffic_failure}; rolled back to the source",
+            )
         return _shifting(spec, status, observed)
+    if phase in ("Draining", "Releasing") and observed.target_ready < observed.desired_replicas:
+        # never release the source into a target that lost replicas: hold until it recovers
+        return Step(Action.WAIT, cond.TARGET_NOT_READY, until=now + PROBE_INTERVAL)
     if phase == "Draining":
         began = status.phase_times.draining or now
         done_at = began + timedelta(seconds=observed.drain_seconds)
         if now >= done_at:
             return Step(Action.BEGIN_RELEASE, cond.DRAINED)
-        return Step(Action.WAIT, until=done_at)
+        if observed.source_in_flight == 0:
+            return Step(Action.BEGIN_RELEASE, cond.NO_REQUESTS_IN_FLIGHT)
+        return Step(Action.WAIT, until=min(done_at, now + PROBE_INTERVAL))
     if phase == "Releasing":
         return Step(Action.RELEASE)
     return Step(Action.FAIL, cond.UNKNOWN_PHASE, f"phase {phase!r} is not part of the protocol")
@@ -221,6 +245,14 @@ def _preflight(spec: MigrationSpec, observed: Observed) -> Step:
 
 
 def _shifting(spec: MigrationSpec, status: MigrationStatus, observed: Observed) -> Step:
+    if not observed.target_serving:
+        # every moment with weight on a target that does not answer costs users requests
+        return Step(
+            Action.BEGIN_ROLLBACK,
+            cond.TARGET_NOT_ANSWERING,
+            f"{spec.to_cluster!r} stopped answering while traffic moved to it; rolled back to "
+            "the source. Check the target's ingress gateway and network",
+        )
     if observed.target_ready < observed.desired_replicas:
         # never send more traffic to a target that lost replicas; the deadline still runs
         return Step(Action.WAIT, cond.TARGET_NOT_READY, until=_rollback_at(spec, status))

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
 from orchestrator.api import conditions as cond
 from orchestrator.api.migration import TERMINAL_PHASES, MigrationSpec, MigrationStatus, Phase
 from orchestrator.clusters.hub import HubClient
@@ -34,6 +36,7 @@ from orchestrator.migration.observer import Observer
 from orchestrator.migration.placement import Placement
 from orchestrator.migration.recorder import Recorder
 from orchestrator.migration.routers.base import TrafficRouter
+from orchestrator.migration.routers.gateway_api import TrafficNotProgrammedError
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class Move:
         capacity: CapacityBook,
         recorder: Recorder,
         routers: Mapping[str, TrafficRouter],
+        http: httpx.AsyncClient | None = None,
         clock: Callable[[], datetime] = utcnow,
         pauses: Mapping[str, float] | None = None,
     ) -> None:
@@ -89,6 +93,7 @@ class Move:
             hub=hub,
             members=members,
             routers=routers,
+            http=http,
             namespace=self.namespace,
             workload=self.spec.workload,
             uid=self.uid,
@@ -109,6 +114,10 @@ class Move:
                 return
             if self.status.phase == "Preflight" and self.observer.target is None:
                 await self.observer.look_at_target()
+            if self.status.phase in ("WarmingUp", "ShiftingTraffic"):
+                await self.observer.look_at_serving()
+            elif self.status.phase == "Draining":
+                await self.observer.look_at_source()
             observed = self.observer.observed(deleting=asked is Stopping.DELETED)
             now = self.clock()
             step = decide(self.spec, self.status, observed, now, name=self.name)
@@ -236,7 +245,12 @@ class Move:
         )
 
     async def _shift(self, percent: int) -> None:
-        percent = await self.placement.shift(percent)
+        try:
+            percent = await self.placement.shift(percent, self.observer.need_workload())
+        except TrafficNotProgrammedError as exc:
+            log.warning("migration=%s traffic step to %d%% failed: %s", self.key, percent, exc)
+            self.observer.traffic_failure = str(exc)
+            return
         self.status = self.status.model_copy(update={"traffic_percent": percent})
         shifted = f"all traffic on {self.spec.to_cluster}" if percent == 100 else None
         await self._save(event=(cond.TRAFFIC_SHIFTED, shifted) if shifted else None)
@@ -268,9 +282,12 @@ class Move:
         )
 
     async def _roll_back(self) -> None:
-        if self.status.traffic_percent > 0:
-            await self.placement.shift(0)
-            self.status = self.status.model_copy(update={"traffic_percent": 0})
+        # the route itself, not the saved percent: a move killed between a weight step and
+        # the status write that follows it would leave weight on the target otherwise
+        spec = self.observer.workload_spec
+        if spec is not None:
+            await self.placement.shift(0, spec)
+        self.status = self.status.model_copy(update={"traffic_percent": 0})
         try:
             await self.placement.remove_target()
         except KubeError as exc:

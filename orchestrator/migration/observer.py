@@ -34,6 +34,12 @@ class Observer:
         """The target MemberCluster's spec as last read (None when it does not exist)."""
         self.peak_level = 0
         self.free_gpus: int | None = None
+        self.target_serving = False
+        """The target answered through its ingress gateway at the last look (WarmingUp)."""
+        self.source_in_flight: int | None = None
+        """Requests in flight on the source at the last look (Draining)."""
+        self.traffic_failure: str | None = None
+        """Why the last weight step did not reach the edge's data plane, if it did not."""
 
     @property
     def workload_spec(self) -> InferenceWorkloadSpec | None:
@@ -74,6 +80,23 @@ class Observer:
         except KubeError:
             self.free_gpus = None
 
+    async def look_at_serving(self) -> None:
+        """Whether the target answers a request, once its Deployment is ready (WarmingUp)."""
+        spec, watch = self.workload_spec, self._placement.target_watch
+        found = watch.get(self._placement.namespace, self._placement.workload) if watch else None
+        ready = found is not None and found.replicas > 0 and found.ready_replicas >= found.replicas
+        if spec is None or not ready:
+            self.target_serving = False
+            return
+        self.target_serving = await self._placement.serving(spec)
+
+    async def look_at_source(self) -> None:
+        """The source's requests in flight (Draining)."""
+        spec = self.workload_spec
+        self.source_in_flight = (
+            await self._placement.source_in_flight(spec) if spec is not None else None
+        )
+
     def observed(self, *, deleting: bool) -> Observed:
         """What the machine decides from, now."""
         where = self._placement
@@ -104,6 +127,9 @@ class Observer:
             target_free_gpus=self.free_gpus,
             gpus_needed=replicas * (spec.power.gpus_per_replica if spec else 0),
             target_ready=ready,
+            target_serving=self.target_serving,
+            source_in_flight=self.source_in_flight,
+            traffic_failure=self.traffic_failure,
             target_objects_left=left,
             deleting=deleting,
         )

@@ -1,69 +1,64 @@
 """The ``gateway-api`` traffic router: weights on an HTTPRoute in the edge cluster.
 
-The route has one rule whose ``backendRefs`` name one backend per member cluster (a Service at
-the edge that reaches that cluster). A shift to ``percent`` gives the target that weight, the
-source the rest and every other cluster 0; the weights always sum to 100, so a weight is a
-percent. Each shift is a server-side apply followed by a read of the route back from the API
-server: the step counts as done only when the stored weights are the ones asked for.
+The route has one rule whose ``backendRefs`` name one backend per member cluster, and a filter
+that sets :data:`~orchestrator.migration.routers.base.WORKLOAD_HEADER` on every request, so a
+member cluster's ingress gateway knows the workload whatever host name the client used. A
+cluster with an ingress gateway is reached through a backend gridshift owns at the edge (see
+``orchestrator.clusters.edge``); a cluster with a ``backendRef`` through that backend.
 
-"Accepted" means accepted by the edge's API server. How fast the gateway's data plane follows
-depends on the Gateway implementation (Envoy Gateway, Istio, Cilium: sub-second to seconds).
+A shift to ``percent`` gives the target that weight, the source the rest and every other
+cluster 0; the weights always sum to 100, so a weight is a percent. A step counts as done only
+when the data plane routes by it, not when the API server stored it:
 
-This module may not import the Kubernetes client (not even through ``orchestrator.clusters``):
-the edge's routes come in as an :class:`EdgeRoutes`, which
-``orchestrator.clusters.httproute.HTTPRoutes`` implements, and everything else here is pure.
+1. the route is applied (server-side apply) and read back: the stored weights must be the ones
+   asked for (an admission webhook or another writer could change them);
+2. the Gateway implementation reports the route's generation Accepted with its references
+   resolved, for gridshift's parent Gateway (``status.parents[].conditions``, with
+   ``observedGeneration``) — which most implementations write while building their
+   configuration, before the data plane takes it;
+3. when the edge's data plane can be asked (:class:`~orchestrator.migration.routers.traefik.
+   TraefikDataPlane`), it shows the new weights in its live configuration.
+
+A step that is not done within ``step_timeout_seconds`` raises :class:`TrafficNotProgrammedError`
+(the move then rolls back). There is no watch on another controller's data plane: the router
+polls it, every ``poll_seconds``, and only while a step waits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
-from orchestrator.errors import ClusterError, ConfigError
-from orchestrator.migration.routers.base import Backend, Route
+from orchestrator.api.common import MANAGED_LABEL, WORKLOAD_LABEL
+from orchestrator.clusters.edge import EdgeBackends
+from orchestrator.clusters.httproute import HTTPRoutes
+from orchestrator.errors import ClusterError, MigrationError
+from orchestrator.migration.routers.base import WORKLOAD_HEADER, Route
+from orchestrator.migration.routers.traefik import TraefikDataPlane
+from orchestrator.migration.routers.weights import (
+    backend_keys,
+    backend_ref,
+    check_clusters,
+    json_list,
+    json_mapping,
+    split_weights,
+    stored_split,
+)
 
 log = logging.getLogger(__name__)
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
-DEFAULT_WEIGHT = 1
-"""The weight the Gateway API gives a backendRef that names none."""
-ROUTE_LABELS = {"app.kubernetes.io/managed-by": "gridshift"}
-
-
-class UnknownClusterError(ConfigError):
-    """A shift names a cluster the route has no backend for, or the route's backends are wrong."""
+ROUTE_LABELS = {"app.kubernetes.io/managed-by": "gridshift", MANAGED_LABEL: "true"}
 
 
 class ShiftNotAcceptedError(ClusterError):
     """The edge's API server did not keep the weights a shift applied."""
 
 
-class EdgeRoutes(Protocol):
-    """The HTTPRoutes of the edge cluster, as JSON objects (see orchestrator.clusters.httproute)."""
-
-    @property
-    def cluster(self) -> str:
-        """Name of the edge cluster, for messages."""
-        ...
-
-    def read(self, namespace: str, name: str) -> Mapping[str, object] | None:
-        """The stored route, or None when there is none."""
-        ...
-
-    def apply(
-        self,
-        namespace: str,
-        name: str,
-        *,
-        parent_refs: Sequence[Mapping[str, object]],
-        backend_refs: Sequence[Mapping[str, object]],
-        labels: Mapping[str, str] | None = None,
-    ) -> Mapping[str, object]:
-        """Server-side apply parentRefs and ``spec.rules[0].backendRefs``; the stored route."""
-        ...
+class TrafficNotProgrammedError(MigrationError):
+    """The edge's data plane did not take a weight step in time."""
 
 
 @dataclass(frozen=True)
@@ -86,161 +81,103 @@ class ParentRef:
 DEFAULT_GATEWAY = ParentRef(name="edge")
 """The Gateway routes attach to unless configured otherwise: ``edge`` in the route's namespace."""
 
-BackendKey = tuple[str, str, str, str, int | None]
-"""A backendRef's identity: group, kind, namespace, name, port (namespace filled in)."""
+
+def route_manifest(
+    route: Route, weights: Mapping[str, int], *, parent: ParentRef
+) -> dict[str, object]:
+    """The HTTPRoute gridshift applies: its labels, parent, host names, and the one rule it
+    owns (the workload header set, a backendRef per cluster with its weight)."""
+    spec: dict[str, object] = {
+        "parentRefs": [parent.to_manifest()],
+        "rules": [
+            {
+                "filters": [
+                    {
+                        "type": "RequestHeaderModifier",
+                        "requestHeaderModifier": {
+                            "set": [{"name": WORKLOAD_HEADER, "value": route.workload_key}]
+                        },
+                    }
+                ],
+                "backendRefs": [
+                    backend_ref(route.backends[cluster], weight)
+                    for cluster, weight in sorted(weights.items())
+                ],
+            }
+        ],
+    }
+    if route.hostnames:
+        spec["hostnames"] = list(route.hostnames)
+    return {
+        "apiVersion": f"{GATEWAY_GROUP}/v1",
+        "kind": "HTTPRoute",
+        "metadata": {
+            "name": route.name,
+            "namespace": route.namespace,
+            "labels": {**ROUTE_LABELS, WORKLOAD_LABEL: route.name},
+        },
+        "spec": spec,
+    }
 
 
-@dataclass(frozen=True)
-class StoredSplit:
-    """The weights a stored route gives the route's clusters."""
-
-    resource_version: str
-    weights: dict[str, int]
-    """Weight of each cluster of the route (0 when the route has no backendRef for it)."""
-    unclaimed: int
-    """Total weight of backendRefs that belong to no cluster of the route."""
-
-    def percent(self, cluster: str) -> int:
-        """Percent of traffic ``cluster`` gets (0 for every cluster when all weights are 0)."""
-        return percent_of(self.weights, cluster, unclaimed=self.unclaimed)
-
-
-def check_clusters(clusters: Iterable[str], *, source: str, target: str) -> list[str]:
-    """The route's clusters, sorted; refuses a source or target that is not one of them."""
-    names = sorted(set(clusters))
-    if source == target:
-        raise UnknownClusterError(f"source and target are the same cluster {source!r}")
-    for role, cluster in (("source", source), ("target", target)):
-        if cluster not in names:
-            known = ", ".join(names) or "none"
-            raise UnknownClusterError(
-                f"the {role} cluster {cluster!r} has no backend in the route (clusters with a "
-                f"backend: {known}); add its backend to the workload's traffic configuration"
-            )
-    return names
-
-
-def split_weights(
-    clusters: Iterable[str], *, source: str, target: str, percent: int
-) -> dict[str, int]:
-    """Weights of every cluster: ``percent`` to the target, the rest to the source, others 0."""
-    if not 0 <= percent <= 100:
-        raise ValueError(f"percent must be between 0 and 100, not {percent}")
-    names = check_clusters(clusters, source=source, target=target)
-    weights = dict.fromkeys(names, 0)
-    weights[target] = percent
-    weights[source] = 100 - percent
-    return weights
-
-
-def percent_of(weights: Mapping[str, int], cluster: str, *, unclaimed: int = 0) -> int:
-    """Percent of traffic ``cluster`` gets from relative ``weights`` (plus weight no cluster has).
-
-    A route whose weights are all 0 sends nothing anywhere: every cluster gets 0.
-    """
-    total = sum(weights.values()) + unclaimed
-    if total <= 0:
-        return 0
-    return round(100 * weights.get(cluster, 0) / total)
-
-
-def backend_keys(route: Route) -> dict[str, BackendKey]:
-    """Each cluster's backendRef identity; refuses backends the Gateway API cannot use."""
-    keys: dict[str, BackendKey] = {}
-    owner: dict[BackendKey, str] = {}
-    for cluster, backend in sorted(route.backends.items()):
-        if backend.port is None and backend.group == "" and backend.kind == "Service":
-            raise UnknownClusterError(
-                f"the backend of cluster {cluster!r} in route {route.namespace}/{route.name} "
-                f"is Service {backend.name!r} without a port; the Gateway API requires one"
-            )
-        key = _key(backend, route.namespace)
-        if key in owner:
-            raise UnknownClusterError(
-                f"clusters {owner[key]!r} and {cluster!r} share one backend in route "
-                f"{route.namespace}/{route.name}; each cluster needs a backend of its own"
-            )
-        owner[key] = cluster
-        keys[cluster] = key
-    return keys
-
-
-def _key(backend: Backend, route_namespace: str) -> BackendKey:
-    namespace = backend.namespace or route_namespace
-    return (backend.group, backend.kind, namespace, backend.name, backend.port)
-
-
-def backend_ref(backend: Backend, weight: int) -> dict[str, object]:
-    """The backendRef of one cluster's backend with its weight."""
-    ref: dict[str, object] = {"group": backend.group, "kind": backend.kind, "name": backend.name}
-    if backend.namespace is not None:
-        ref["namespace"] = backend.namespace
-    if backend.port is not None:
-        ref["port"] = backend.port
-    ref["weight"] = weight
-    return ref
-
-
-def stored_split(route: Route, obj: Mapping[str, object]) -> StoredSplit:
-    """The weights of ``spec.rules[0].backendRefs`` of a stored route, by cluster of ``route``."""
-    cluster_of = {key: cluster for cluster, key in backend_keys(route).items()}
-    metadata = _mapping(obj.get("metadata"))
-    rules = _list(_mapping(obj.get("spec")).get("rules"))
-    refs = _list(_mapping(rules[0]).get("backendRefs")) if rules else []
-    weights = dict.fromkeys(route.backends, 0)
-    unclaimed = 0
-    for item in refs:
-        ref = _mapping(item)
-        namespace, port = ref.get("namespace"), ref.get("port")
-        key: BackendKey = (
-            str(ref.get("group") or ""),
-            str(ref.get("kind") or "Service"),
-            str(namespace) if namespace else route.namespace,
-            str(ref.get("name") or ""),
-            port if isinstance(port, int) else None,
-        )
-        weight = ref.get("weight", DEFAULT_WEIGHT)
-        weight = weight if isinstance(weight, int) else DEFAULT_WEIGHT
-        cluster = cluster_of.get(key)
-        if cluster is None:
-            unclaimed += weight
-        else:
-            weights[cluster] += weight
-    return StoredSplit(str(metadata.get("resourceVersion") or ""), weights, unclaimed)
-
-
-def _mapping(obj: object) -> Mapping[str, object]:
-    return obj if isinstance(obj, Mapping) else {}
-
-
-def _list(obj: object) -> list[object]:
-    return obj if isinstance(obj, list) else []
+def route_status_problem(
+    obj: Mapping[str, object], *, parent: ParentRef, generation: int
+) -> str | None:
+    """Why the stored route ``obj`` is not yet programmed for ``parent`` at ``generation``
+    (None when its status says it is: Accepted and ResolvedRefs True, observedGeneration at
+    least ``generation``)."""
+    namespace = str(json_mapping(obj.get("metadata")).get("namespace") or "")
+    want_ns = parent.namespace or namespace
+    for item in json_list(json_mapping(obj.get("status")).get("parents")):
+        entry = json_mapping(item)
+        ref = json_mapping(entry.get("parentRef"))
+        if ref.get("name") != parent.name or (ref.get("namespace") or namespace) != want_ns:
+            continue
+        found = {
+            str(c.get("type")): c
+            for c in (json_mapping(x) for x in json_list(entry.get("conditions")))
+        }
+        for kind in ("Accepted", "ResolvedRefs"):
+            condition = found.get(kind)
+            if condition is None:
+                return f"the gateway has not reported {kind} for generation {generation}"
+            seen = condition.get("observedGeneration")
+            if not isinstance(seen, int) or seen < generation:
+                return f"the gateway has reported generation {seen}, not yet {generation}"
+            if condition.get("status") != "True":
+                return (
+                    f"the gateway reports {kind}=False ({condition.get('reason')}: "
+                    f"{condition.get('message') or 'no message'})"
+                )
+        return None
+    return f"no gateway has reported on the route for Gateway {want_ns}/{parent.name} yet"
 
 
 class GatewayAPIRouter:
-    """Shifts traffic by weights on an HTTPRoute in the edge cluster.
-
-    ``routes`` reaches the edge cluster's API (the caller builds it from the edge's API client);
-    ``parent_refs`` attach every route to the configured Gateway.
-    """
+    """Shifts traffic by weights on an HTTPRoute in the edge cluster; see the module text."""
 
     name = "gateway-api"
 
     def __init__(
-        self, routes: EdgeRoutes, *, parent_refs: Sequence[ParentRef] = (DEFAULT_GATEWAY,)
+        self,
+        routes: HTTPRoutes,
+        backends: EdgeBackends,
+        *,
+        parent: ParentRef = DEFAULT_GATEWAY,
+        dataplane: TraefikDataPlane | None = None,
+        step_timeout_seconds: float = 20.0,
+        poll_seconds: float = 0.2,
     ) -> None:
         self.routes = routes
-        self.parent_refs = tuple(parent_refs)
+        self.backends = backends
+        self.parent = parent
+        self.dataplane = dataplane
+        self.step_timeout_seconds = step_timeout_seconds
+        self.poll_seconds = poll_seconds
 
     async def target_percent(self, route: Route, *, source: str, target: str) -> int | None:
         """Percent of traffic the target gets now; None when the route does not exist yet."""
         return await asyncio.to_thread(self.read_percent, route, source=source, target=target)
-
-    async def shift(self, route: Route, *, source: str, target: str, percent: int) -> None:
-        """Send ``percent`` to ``target``, the rest to ``source``; return once it is stored."""
-        await asyncio.to_thread(
-            self.apply_shift, route, source=source, target=target, percent=percent
-        )
 
     def read_percent(self, route: Route, *, source: str, target: str) -> int | None:
         """The synchronous :meth:`target_percent`."""
@@ -250,25 +187,52 @@ class GatewayAPIRouter:
             return None
         return stored_split(route, stored).percent(target)
 
-    def apply_shift(self, route: Route, *, source: str, target: str, percent: int) -> StoredSplit:
-        """The synchronous :meth:`shift`; returns the split as read back from the API server."""
+    async def shift(self, route: Route, *, source: str, target: str, percent: int) -> None:
+        """Send ``percent`` to ``target``, the rest to ``source``; return once the data plane
+        routes by it (TrafficNotProgrammedError when it does not in time)."""
         wanted = split_weights(route.backends, source=source, target=target, percent=percent)
+        await self._program(route, wanted)
+        log.info(
+            "traffic shifted route=%s/%s edge=%s source=%s target=%s percent=%d",
+            route.namespace, route.name, self.routes.cluster, source, target, percent,
+        )  # fmt: skip
+
+    async def place(self, route: Route, *, cluster: str) -> None:
+        """All of the workload's traffic to ``cluster`` (nothing to do, and a warning, when the
+        cluster has no backend at the edge: a move from there names the missing backend)."""
+        if cluster not in route.backends:
+            log.warning(
+                "route=%s/%s not placed: cluster %s has neither an ingress nor a backendRef",
+                route.namespace, route.name, cluster,
+            )  # fmt: skip
+            return
+        wanted = {c: (100 if c == cluster else 0) for c in route.backends}
+        await self._program(route, wanted)
+
+    async def remove(self, route: Route) -> None:
+        """The route and gridshift's backends of the workload at the edge, deleted."""
+        await asyncio.to_thread(self.routes.delete, route.namespace, route.name)
+        for cluster in await asyncio.to_thread(self.backends.clusters, route.namespace, route.name):
+            await asyncio.to_thread(self.backends.delete, route.namespace, route.name, cluster)
+
+    async def _program(self, route: Route, wanted: Mapping[str, int]) -> None:
+        generation = await asyncio.to_thread(self.apply_weights, route, wanted)
+        await self._confirm(route, wanted, generation)
+
+    def apply_weights(self, route: Route, wanted: Mapping[str, int]) -> int:
+        """Backends in place, the route applied and read back; the generation stored."""
         backend_keys(route)  # refuse a misconfigured route before writing anything
-        applied = self.routes.apply(
-            route.namespace,
-            route.name,
-            parent_refs=[parent.to_manifest() for parent in self.parent_refs],
-            backend_refs=[
-                backend_ref(route.backends[cluster], wanted[cluster]) for cluster in wanted
-            ],
-            labels=ROUTE_LABELS,
-        )
+        for cluster, ingress in sorted(route.ingress.items()):
+            self.backends.apply(
+                route.namespace, route.name, cluster, address=ingress.address, port=ingress.port
+            )
+        applied = self.routes.apply(route_manifest(route, wanted, parent=self.parent))
         where = f"HTTPRoute {route.namespace}/{route.name} in cluster {self.routes.cluster!r}"
         obj = self.routes.read(route.namespace, route.name)
         if obj is None:
             raise ShiftNotAcceptedError(f"{where} was applied but is gone when read back")
         stored = stored_split(route, obj)
-        if stored.weights != wanted or stored.unclaimed:
+        if stored.weights != dict(wanted) or stored.unclaimed:
             version = stored_split(route, applied).resource_version
             raise ShiftNotAcceptedError(
                 f"{where} holds {_show(stored.weights, stored.unclaimed)} at resourceVersion "
@@ -276,18 +240,38 @@ class GatewayAPIRouter:
                 f"(resourceVersion {version}): something else (an admission webhook, another "
                 "writer) changed them; find that writer, then retry the step"
             )
-        log.info(
-            "traffic shifted route=%s/%s edge=%s source=%s target=%s percent=%d "
-            "resource_version=%s",
-            route.namespace,
-            route.name,
-            self.routes.cluster,
-            source,
-            target,
-            percent,
-            stored.resource_version,
-        )
-        return stored
+        for cluster in self.backends.clusters(route.namespace, route.name):
+            if cluster not in route.backends:  # a cluster the workload no longer joins
+                self.backends.delete(route.namespace, route.name, cluster)
+        generation = json_mapping(obj.get("metadata")).get("generation")
+        return generation if isinstance(generation, int) else 0
+
+    async def _confirm(self, route: Route, wanted: Mapping[str, int], generation: int) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.step_timeout_seconds
+        while True:
+            obj = await asyncio.to_thread(self.routes.read, route.namespace, route.name)
+            problem = (
+                "the route is gone"
+                if obj is None
+                else route_status_problem(obj, parent=self.parent, generation=generation)
+            )
+            if problem is None and self.dataplane is not None:
+                problem = await self.dataplane.problem(
+                    route,
+                    wanted,
+                    gateway=(self.parent.namespace or route.namespace, self.parent.name),
+                )
+            if problem is None:
+                return
+            if loop.time() >= deadline:
+                raise TrafficNotProgrammedError(
+                    f"the edge did not take the weights {_show(wanted)} of HTTPRoute "
+                    f"{route.namespace}/{route.name} within {self.step_timeout_seconds:.0f} s: "
+                    f"{problem}. Check the Gateway implementation's log and that it serves "
+                    f"Gateway {self.parent.namespace or route.namespace}/{self.parent.name}"
+                )
+            await asyncio.sleep(self.poll_seconds)
 
 
 def _show(weights: Mapping[str, int], unclaimed: int = 0) -> str:
