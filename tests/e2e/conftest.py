@@ -17,6 +17,7 @@ from orchestrator.api.common import API_VERSION, GROUP, VERSION
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.devenv import Fleet
+from orchestrator.devenv.hub import operator_env
 from orchestrator.ledger.schema import upgrade_to_head
 
 MOVES = "moves"
@@ -48,7 +49,7 @@ def stage(fleet: Fleet, database_url: str) -> Iterator[Stage]:
         if exc.status != 409:
             raise
     logs = Path(tempfile.mkdtemp(prefix="gridshift-operator-logs-"))
-    operator = Operator(fleet.kubeconfig(HUB), database_url, logs)
+    operator = Operator(fleet.kubeconfig(HUB), database_url, logs, env=operator_env(fleet))
     operator.start()
     try:
         hub = HubClient(client_from_file(fleet.kubeconfig(HUB)))

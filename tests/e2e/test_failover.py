@@ -77,7 +77,7 @@ def replicas(stage: Stage) -> Iterator[Replicas]:
     first = stage.operator
     leases = LeaseClient(stage.hub.api, namespace=NAMESPACE, name="gridshift-leader")
     logs = Path(tempfile.mkdtemp(prefix="second-replica-", dir=first.log_dir))
-    second = Operator(first.kubeconfig, first.database_url, logs)
+    second = Operator(first.kubeconfig, first.database_url, logs, env=dict(first.env))
     pair = Replicas(stage, first, second, leases)
     pair.wait_leader(first, timeout=BOOT)
     second.start()

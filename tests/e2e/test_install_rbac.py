@@ -120,7 +120,7 @@ def restricted(stage: Stage) -> Iterator[Operator]:
     members = {f"rbac-{SOURCE}": SOURCE, f"rbac-{TARGET}": TARGET}
     register_with_member_accounts(stage, members)
     stage.operator.stop()
-    operator = Operator(kubeconfig, stage.database_url, logs)
+    operator = Operator(kubeconfig, stage.database_url, logs, env=dict(stage.operator.env))
     try:
         operator.start()
         wait_for(

@@ -95,7 +95,7 @@ def _member_router(stage: Stage, cluster: str, router: dict[str, Any] | None) ->
 
 def test_gateway_api_weights_follow_the_steps_to_the_target(stage: Stage) -> None:
     """The HTTPRoute's weights pass 10 -> 50 -> 100 on the target, seen by a watch."""
-    install_gateway_api(stage.fleet, HUB)
+    install_gateway_api(stage.fleet.kubectl_on(HUB), HUB)
     for cluster in ("shanghai", "ningxia"):
         _member_router(stage, cluster, {"router": "GatewayAPI", "backendRef": {
             "name": f"routed-{cluster}", "namespace": MOVES, "port": 8000}})  # fmt: skip

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -15,6 +16,8 @@ from orchestrator.migration.routers.gateway_api import (
     GatewayAPIRouter,
     ParentRef,
     ShiftNotAcceptedError,
+)
+from orchestrator.migration.routers.weights import (
     UnknownClusterError,
     backend_keys,
     backend_ref,
@@ -207,7 +210,9 @@ def test_parent_ref_defaults_to_a_gateway_in_the_route_namespace() -> None:
 
 
 class RewritingEdge:
-    """An edge whose API server stores other weights than applied (as a mutating webhook might)."""
+    """An edge whose API server stores other weights than applied (as a mutating webhook might).
+
+    Duck-typed like the HTTPRoutes client: the router only reads and applies through it."""
 
     cluster = "edge"
 
@@ -218,26 +223,28 @@ class RewritingEdge:
     def read(self, namespace: str, name: str) -> Mapping[str, object] | None:
         return self.route
 
-    def apply(
-        self,
-        namespace: str,
-        name: str,
-        *,
-        parent_refs: Sequence[Mapping[str, object]],
-        backend_refs: Sequence[Mapping[str, object]],
-        labels: Mapping[str, str] | None = None,
-    ) -> Mapping[str, object]:
-        refs = [{**ref, "weight": self.rewrite.get(str(ref["name"]), 0)} for ref in backend_refs]
+    def apply(self, manifest: Mapping[str, Any]) -> Mapping[str, object]:
+        refs = [
+            {**ref, "weight": self.rewrite.get(str(ref["name"]), 0)}
+            for ref in manifest["spec"]["rules"][0]["backendRefs"]
+        ]
         self.route = {
-            "metadata": {"resourceVersion": "2"},
+            "metadata": {"resourceVersion": "2", "generation": 2},
             "spec": {"rules": [{"backendRefs": refs}]},
         }
         return self.route
 
 
+class NoBackends:
+    """Edge backends of a route whose clusters all have backendRefs of their own."""
+
+    def clusters(self, namespace: str, workload: str) -> list[str]:
+        return []
+
+
 def test_shift_whose_weights_the_server_changed_is_not_accepted() -> None:
     """A shift whose read-back weights differ from the applied ones raises ShiftNotAcceptedError."""
-    router = GatewayAPIRouter(RewritingEdge({"llama-hubei": 100}))
+    router = GatewayAPIRouter(RewritingEdge({"llama-hubei": 100}), NoBackends())  # type: ignore[arg-type]
     with pytest.raises(ShiftNotAcceptedError, match=r"holds weights \{hubei=100, ningxia=0\}"):
         asyncio.run(
             router.shift(route("hubei", "ningxia"), source="hubei", target="ningxia", percent=50)
@@ -246,5 +253,5 @@ def test_shift_whose_weights_the_server_changed_is_not_accepted() -> None:
 
 def test_router_implements_the_traffic_router_protocol() -> None:
     """GatewayAPIRouter is a TrafficRouter named gateway-api."""
-    router: TrafficRouter = GatewayAPIRouter(RewritingEdge({}))
+    router: TrafficRouter = GatewayAPIRouter(RewritingEdge({}), NoBackends())  # type: ignore[arg-type]
     assert router.name == "gateway-api"

@@ -105,7 +105,7 @@ def test_no_more_traffic_goes_to_a_target_that_lost_replicas() -> None:
 
 def test_draining_lasts_drain_seconds_then_releases() -> None:
     status = _status("Draining", phaseTimes={"draining": T0})
-    observed = Observed(drain_seconds=30)
+    observed = Observed(drain_seconds=30, target_ready=1)
     early = decide(SPEC, status, observed, T0 + timedelta(seconds=29), name="m1")
     assert early.action is Action.WAIT
     assert early.until == T0 + timedelta(seconds=30)
@@ -125,8 +125,63 @@ def test_the_deadline_rolls_back_any_phase_before_all_traffic_moved(phase: str) 
 @pytest.mark.parametrize("phase", ["Draining", "Releasing"])
 def test_once_all_traffic_moved_a_late_move_still_completes(phase: str) -> None:
     status = _status(phase, phaseTimes={"draining": T0})
-    step = decide(SPEC, status, Observed(), T0 + timedelta(seconds=999), name="m1")
+    step = decide(SPEC, status, Observed(target_ready=1), T0 + timedelta(seconds=999), name="m1")
     assert step.action in (Action.BEGIN_RELEASE, Action.RELEASE)
+
+
+def test_a_ready_target_that_does_not_answer_gets_no_traffic() -> None:
+    """Ready replicas are not enough: until the target answers its health request through its
+    ingress, the move waits (and looks again within a second)."""
+    status = _status("WarmingUp")
+    silent = Observed(desired_replicas=2, target_ready=2, target_serving=False)
+    step = decide(SPEC, status, silent, T0 + timedelta(seconds=20), name="m1")
+    assert (step.action, step.reason) == (Action.WAIT, "TargetNotAnswering")
+    assert step.until == T0 + timedelta(seconds=21)
+    answering = Observed(desired_replicas=2, target_ready=2, target_serving=True)
+    step = decide(SPEC, status, answering, T0 + timedelta(seconds=20), name="m1")
+    assert (step.action, step.reason) == (Action.BEGIN_SHIFT, "TargetReady")
+
+
+def test_a_weight_step_the_data_plane_did_not_take_rolls_back() -> None:
+    """A traffic step that did not reach the edge's data plane rolls the move back, saying why."""
+    status = _status("ShiftingTraffic", trafficPercent=10)
+    observed = Observed(desired_replicas=2, target_ready=2, traffic_failure="the edge lagged")
+    step = decide(SPEC, status, observed, T0 + timedelta(seconds=40), name="m1")
+    assert (step.action, step.reason) == (Action.BEGIN_ROLLBACK, "TrafficNotProgrammed")
+    assert step.message.startswith("the edge lagged")
+
+
+@pytest.mark.parametrize(
+    ("in_flight", "action", "reason"),
+    [
+        (0, Action.BEGIN_RELEASE, "NoRequestsInFlight"),
+        (3, Action.WAIT, ""),
+        (None, Action.WAIT, ""),
+    ],
+)
+def test_draining_ends_when_no_request_is_in_flight_or_the_drain_time_passed(
+    in_flight: int | None, action: Action, reason: str
+) -> None:
+    """Draining releases at once when the source has nothing in flight; with requests in flight
+    (or not knowing) it waits, looking again within a second, at most drainSeconds."""
+    status = _status("Draining", phaseTimes={"draining": T0})
+    observed = Observed(drain_seconds=30, target_ready=1, source_in_flight=in_flight)
+    step = decide(SPEC, status, observed, T0 + timedelta(seconds=5), name="m1")
+    assert (step.action, step.reason) == (action, reason)
+    if action is Action.WAIT:
+        assert step.until == T0 + timedelta(seconds=6)
+    late = decide(SPEC, status, observed, T0 + timedelta(seconds=30), name="m1")
+    assert late.action is Action.BEGIN_RELEASE
+
+
+@pytest.mark.parametrize("phase", ["Draining", "Releasing"])
+def test_the_source_is_never_released_into_a_target_that_lost_replicas(phase: str) -> None:
+    """With all traffic on a target that is no longer fully ready, the source is kept: the move
+    holds (and looks again) rather than release into nothing."""
+    status = _status(phase, phaseTimes={"draining": T0})
+    observed = Observed(desired_replicas=2, target_ready=1, source_in_flight=0)
+    step = decide(SPEC, status, observed, T0 + timedelta(seconds=999), name="m1")
+    assert (step.action, step.reason) == (Action.WAIT, "TargetNotReady")
 
 
 def test_a_target_unreachable_past_the_grace_rolls_back_before_the_deadline() -> None:
@@ -199,3 +254,12 @@ def test_ledger_phases_end_where_the_next_begins() -> None:
         ("Preflight", T0 + timedelta(seconds=9)),
         ("Completed", T0 + timedelta(seconds=9)),
     ]
+
+
+def test_a_target_that_stops_answering_while_traffic_moves_rolls_back_at_once() -> None:
+    """In ShiftingTraffic a target that does not answer its health request through its ingress
+    is rolled back at once: no more weight goes to it, and what it has goes back."""
+    status = _status("ShiftingTraffic", trafficPercent=10)
+    observed = Observed(desired_replicas=2, target_ready=2, target_serving=False)
+    step = decide(SPEC, status, observed, T0 + timedelta(seconds=40), name="m1")
+    assert (step.action, step.reason) == (Action.BEGIN_ROLLBACK, "TargetNotAnswering")
