@@ -48,6 +48,12 @@ from orchestrator.devenv.demo_scenario import (
     native_batch,
 )
 from orchestrator.devenv.demo_state import HubState, Summary, demo_moves
+from orchestrator.devenv.demo_traffic import (
+    live_workload,
+    move_windows,
+    serves_for_real,
+    start_traffic,
+)
 from orchestrator.devenv.demo_view import Moment, live_view, summary_view
 from orchestrator.devenv.fleet import STATE_FILE, Fleet
 from orchestrator.devenv.nodes import SIM_LABEL, ClusterSpec, node_manifests
@@ -103,9 +109,17 @@ def prepare_fleet(options: DemoOptions, progress: Progress) -> Fleet:
             progress(f"starting what is not running of the fleet in {fleet.workdir}")
             fleet.up(progress=progress, with_postgres=want_postgres)
     else:
-        specs = [ClusterSpec(name, gpu_nodes=scenario.gpu_nodes[name]) for name in ZONE_IDS]
+        real = os.geteuid() == 0
+        specs = [
+            ClusterSpec(name, gpu_nodes=scenario.gpu_nodes[name], real_node=real)
+            for name in ZONE_IDS
+        ]
         fleet = Fleet(options.workdir, locate_binaries(get_settings().bin_dir), specs)
-        progress("starting three provinces (real control planes) and PostgreSQL")
+        progress(
+            "starting three provinces (real control planes, "
+            + ("a real node in each" if real else "no real node: that needs root")
+            + ") and PostgreSQL"
+        )
         try:
             fleet.up(progress=progress, with_postgres=want_postgres)
         except DevEnvError as exc:
@@ -162,7 +176,8 @@ def demo_workloads(scenario: Scenario, namespace: str) -> list[dict[str, Any]]:
 
 
 def load_samples(fleet: Fleet, options: DemoOptions, token: str) -> None:
-    """The API, members, grid operator's token, zones, policy and workloads in the hub."""
+    """The API, members, grid operator's token, zones, policy and workloads in the hub (and
+    the live workload, on a fleet with real nodes)."""
     settings = get_settings()
     hub.install_api(fleet, options.hub)
     hub.register_members(fleet, options.hub, list(ZONE_IDS), settings.namespace)
@@ -179,6 +194,8 @@ def load_samples(fleet: Fleet, options: DemoOptions, token: str) -> None:
             *demo_workloads(options.scenario, options.namespace),
         ],
     )
+    if serves_for_real(fleet, options.scenario):
+        hub.apply(fleet, options.hub, [live_workload(options.scenario, options.namespace)])
 
 
 # -- the operator ----------------------------------------------------------------------------
@@ -206,6 +223,7 @@ def operator(fleet: Fleet, options: DemoOptions, database_url: str) -> Iterator[
         "GRIDSHIFT_SIGNAL_RECONCILE_SECONDS": "5",
         "GRIDSHIFT_ZONE_REFRESH_SECONDS": "5",
         "GRIDSHIFT_LOG_LEVEL": "INFO",
+        **hub.operator_env(fleet),
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -321,6 +339,10 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
         )
         progress(f"waiting for {len(scenario.workloads)} workloads to load their models at home")
         wait_placed(fleet, options, progress, timeout=300)
+        traffic = start_traffic(fleet, scenario, options.namespace, progress)
+        if traffic is not None:
+            stack.callback(traffic.stop)
+        player.traffic = traffic
         progress(
             f"playing {scenario.day} at a few seconds per hour "
             f"({scenario.clock.real_seconds:.0f} s); dispatch at "
@@ -348,10 +370,16 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
         else:
             player.play()
         final = player.state or read_state(fleet, options.hub)
+        moves = demo_moves(final, namespace=options.namespace, since=since)
+        traffic_summary = None
+        if traffic is not None:
+            progress("stopping the requests; waiting for the answers still streaming")
+            traffic.stop()
+            traffic_summary = traffic.summary(move_windows(moves, datetime.now(UTC)))
         if log_path is not None:
             progress("stopping the operator; the fleet stays up")
     return Summary(
-        moves=demo_moves(final, namespace=options.namespace, since=since),
+        moves=moves,
         dispatch=player.dispatch_figures(),
         saving=player.saving.total,
         kwh_moved=player.saving.kwh_moved,
@@ -359,6 +387,7 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
         namespace=options.namespace,
         wall_seconds=time.monotonic() - started,
         operator_log=None if log_path is None else str(log_path),
+        traffic=traffic_summary,
     )
 
 

@@ -33,7 +33,8 @@ from orchestrator.devenv.demo_scenario import (
 )
 from orchestrator.devenv.demo_state import Dispatch, HubState, demo_moves, parse_state
 from orchestrator.devenv.demo_state import dispatch_event as find_event
-from orchestrator.devenv.demo_view import Moment, changes, clock_text
+from orchestrator.devenv.demo_traffic import LiveTraffic
+from orchestrator.devenv.demo_view import Moment, changes, clock_text, traffic_text
 from orchestrator.devenv.fleet import Fleet
 from orchestrator.errors import DevEnvError
 
@@ -113,6 +114,7 @@ class Player:
     run: str
     since: datetime
     show: Callable[[Moment, HubState], None] | None = None
+    traffic: LiveTraffic | None = None
 
     def __post_init__(self) -> None:
         self.schedules = tariffs(self.scenario.day)
@@ -193,11 +195,15 @@ class Player:
             dispatch_seconds=since_order,
             event=event,
             saving=self.saving.total,
+            traffic=None if self.traffic is None else self.traffic.counts(),
         )
         if self.show is not None:
             self.show(moment, state)
         else:
-            for line in changes(self.state, state, moves, self.namespace):
+            lines = changes(self.state, state, moves, self.namespace)
+            if lines and moment.traffic is not None:
+                lines.append(traffic_text(moment.traffic))
+            for line in lines:
                 self.console.print(f"[{clock_text(sim_hour)}] {line}", markup=False)
         self.state = state
 

@@ -86,6 +86,17 @@ class SimClock:
 
 
 @dataclass(frozen=True)
+class LiveWorkload:
+    """The workload that serves for real (on the fleet's real nodes), with users' requests
+    through the edge while the day plays. Its declared draw is what a server of its kind would
+    draw (the stand-in itself uses no GPU); it is sized so that the dispatch order moves it."""
+
+    name: str
+    replicas: int
+    kw_per_replica: float
+
+
+@dataclass(frozen=True)
 class Scenario:
     """What one demo run plays."""
 
@@ -104,6 +115,7 @@ class Scenario:
     """Simulated 8-GPU nodes each province needs at least."""
     settle_seconds: float
     """How long to wait after the day for moves in flight and workloads returning home."""
+    live: LiveWorkload | None = None
 
     @property
     def dispatch_window_seconds(self) -> float:
@@ -136,6 +148,7 @@ FULL = Scenario(
     dispatch_hours=2.0,
     gpu_nodes={"shanghai": 76, "hubei": 30, "ningxia": 30},
     settle_seconds=150.0,
+    live=LiveWorkload("chat-live", replicas=3, kw_per_replica=8.4),
 )
 SHORT = Scenario(
     name="short",
@@ -148,6 +161,7 @@ SHORT = Scenario(
     dispatch_hours=2.0,
     gpu_nodes={"shanghai": 6, "hubei": 4, "ningxia": 4},
     settle_seconds=120.0,
+    live=LiveWorkload("chat-live", replicas=2, kw_per_replica=2.5),
 )
 
 

@@ -8,6 +8,7 @@ Nothing here talks to a cluster.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -254,6 +255,35 @@ class Dispatch:
 
 
 @dataclass(frozen=True)
+class TrafficCounts:
+    """The answers so far."""
+
+    workload: str
+    answered: Counter[str]
+    """Complete answers, by the cluster that gave them."""
+    failed: int
+    cut: int
+    """Streams that ended before their last token."""
+
+    @property
+    def total_answered(self) -> int:
+        return sum(self.answered.values())
+
+
+@dataclass(frozen=True)
+class TrafficSummary:
+    """The requests of the whole demo, and of the time a move was in flight."""
+
+    counts: TrafficCounts
+    moves: int
+    answered_during_moves: int
+    failed_during_moves: int
+    """Failed or cut, among the requests in flight while a move was."""
+    failures: tuple[str, ...]
+    """What the first few failures were."""
+
+
+@dataclass(frozen=True)
 class Summary:
     """The demo's closing figures."""
 
@@ -265,6 +295,8 @@ class Summary:
     namespace: str
     wall_seconds: float
     operator_log: str | None
+    traffic: TrafficSummary | None = None
+    """The requests to the workload on real pods (None: a fleet without real nodes)."""
 
     @property
     def in_time(self) -> int:

@@ -24,6 +24,8 @@ from orchestrator.devenv.demo_state import (
     HubState,
     MigrationState,
     Summary,
+    TrafficCounts,
+    TrafficSummary,
     redact,
 )
 
@@ -47,6 +49,17 @@ class Moment:
     event: str | None = None
     """The DemandResponseEvent of the order and its state, once the operator made it."""
     saving: float = 0.0
+    traffic: TrafficCounts | None = None
+    """The requests sent through the edge to the workload that serves for real, so far."""
+
+
+def traffic_text(counts: TrafficCounts) -> str:
+    """One line: the answers so far, by cluster, and the failures."""
+    by = ", ".join(f"{c} {n}" for c, n in sorted(counts.answered.items())) or "none yet"
+    return (
+        f"requests to {counts.workload} through the edge: {counts.total_answered} answered "
+        f"({by}), {counts.failed} failed, {counts.cut} streams cut"
+    )
 
 
 def clock_text(hour: float) -> str:
@@ -144,12 +157,16 @@ def live_view(
     namespace: str,
 ) -> RenderableType:
     """The whole picture at ``moment``."""
-    return Group(
+    parts: list[RenderableType] = [
         _header(moment, day),
         zones_table(moment, state),
         workloads_table(state, namespace),
         migrations_table(moves, moment.now),
-    )
+    ]
+    if moment.traffic is not None:
+        bad = moment.traffic.failed + moment.traffic.cut
+        parts.append(Text(traffic_text(moment.traffic), style="red" if bad else "green"))
+    return Group(*parts)
 
 
 def changes(
@@ -213,6 +230,8 @@ def summary_view(summary: Summary, *, explore: Mapping[str, str]) -> RenderableT
             lines.append(
                 f"DemandResponseEvent {e.name}: {e.state}, achievedKW {e.achieved_kw:.1f}\n"
             )
+    if summary.traffic is not None:
+        lines.append(_traffic_summary(summary.traffic))
     lines.append(
         f"estimated energy-cost saving: {summary.saving:,.2f} CNY "
         f"({summary.kwh_moved:,.0f} kWh run elsewhere; kW moved x price difference x "
@@ -238,3 +257,17 @@ def summary_view(summary: Summary, *, explore: Mapping[str, str]) -> RenderableT
             hints.append(f"{command}\n")
         parts.append(hints)
     return Group(*parts)
+
+
+def _traffic_summary(traffic: TrafficSummary) -> str:
+    counts = traffic.counts
+    line = (
+        f"requests through the edge to {counts.workload} (on real pods): "
+        f"{counts.total_answered + counts.failed + counts.cut} sent, {counts.total_answered} "
+        f"answered, {counts.failed} failed, {counts.cut} streams cut; during the "
+        f"{traffic.moves} moves: {traffic.answered_during_moves} answered, "
+        f"{traffic.failed_during_moves} failed or cut\n"
+    )
+    for failure in traffic.failures:
+        line += f"  {failure}\n"
+    return line

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -229,10 +230,13 @@ async def _one(
 
 
 async def run_load(
-    plan: LoadPlan, *, on_result: Callable[[Result], None] | None = None
+    plan: LoadPlan,
+    *,
+    on_result: Callable[[Result], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> LoadReport:
-    """Send ``plan.count`` requests at ``plan.rate_per_second``; wait for every answer (each
-    bounded by ``plan.timeout_seconds``); return the report."""
+    """Send ``plan.count`` requests at ``plan.rate_per_second`` (fewer when ``stop`` is set
+    first); wait for every answer (each bounded by ``plan.timeout_seconds``); return the report."""
     rng = random.Random(plan.seed)  # noqa: S311 - a reproducible mix, not a secret
     report = LoadReport(plan)
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
@@ -243,6 +247,8 @@ async def run_load(
         for index in range(plan.count):
             due = report.t0 + index / plan.rate_per_second
             await asyncio.sleep(max(0.0, due - time.monotonic()))
+            if stop is not None and stop.is_set():
+                break
             stream = rng.random() < plan.stream_share
             if stream:
                 seconds = rng.uniform(*plan.stream_seconds)

@@ -16,6 +16,7 @@ workloads at the end.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -146,7 +147,7 @@ def test_moves_meet_the_deadline_and_workloads_end_at_home(demo: DemoRun) -> Non
     """The dispatch moves Completed in time, and every workload is home again."""
     moves = demo.get("migrations.gridshift.io", "-n", NAMESPACE)["items"]
     workloads = demo.get("inferenceworkloads.gridshift.io", "-n", NAMESPACE)["items"]
-    assert len(workloads) == len(SHORT.workloads)
+    assert len(workloads) == len(SHORT.workloads) + 1  # and the live one, on real pods
     for w in workloads:
         status = w.get("status") or {}
         assert status.get("currentCluster") == "shanghai", w["metadata"]["name"]
@@ -158,6 +159,32 @@ def test_moves_meet_the_deadline_and_workloads_end_at_home(demo: DemoRun) -> Non
         assert status.get("deadlineMet") is True, m["metadata"]["name"]
     assert "target met" in demo.out
     assert f"completed within the deadline: {len(moves)}" in demo.out
+
+
+def test_the_live_workloads_users_were_answered_through_its_moves(demo: DemoRun) -> None:
+    """The workload on real pods moved with the dispatch and back, under the demo's requests
+    through the edge: answers came from Shanghai and from where it went, none failed or was
+    cut, and the summary says so for the time the moves were in flight."""
+    assert SHORT.live is not None
+    name = f"{NAMESPACE}/{SHORT.live.name}"
+    moves = demo.get("migrations.gridshift.io", "-n", NAMESPACE)["items"]
+    assert any(m["spec"]["workload"] == SHORT.live.name for m in moves), "it never moved"
+    summary = re.search(
+        rf"requests through the edge to {name} \(on real pods\): (\d+) sent, (\d+) answered, "
+        r"(\d+) failed, (\d+) streams cut; during the (\d+) moves: (\d+) answered, (\d+) "
+        "failed or cut",
+        demo.out,
+    )
+    assert summary is not None, demo.out[-3000:]
+    _, answered, failed, cut, _, answered_moving, failed_moving = map(int, summary.groups())
+    assert (failed, cut, failed_moving) == (0, 0, 0), demo.out[-3000:]
+    assert answered > 0
+    assert answered_moving > 0
+    live = [ln for ln in demo.out.splitlines() if f"requests to {name} through the edge" in ln]
+    assert live, "no live request counts were shown while it moved"
+    by_cluster = re.search(r"answered \(([^)]*)\)", live[-1])
+    assert by_cluster is not None
+    assert {"shanghai"} < {part.split()[0] for part in by_cluster.group(1).split(", ")}
 
 
 def test_the_dispatch_comes_when_only_shanghai_peaks() -> None:
