@@ -91,10 +91,13 @@ class Observer:
         self.target_serving = await self._placement.serving(spec)
 
     async def look_at_source(self) -> None:
-        """The source's requests in flight (Draining)."""
+        """The source's requests in flight (Draining; not asked when there is no drain time to
+        end early)."""
         spec = self.workload_spec
         self.source_in_flight = (
-            await self._placement.source_in_flight(spec) if spec is not None else None
+            await self._placement.source_in_flight(spec)
+            if spec is not None and spec.migration.drain_seconds > 0
+            else None
         )
 
     def observed(self, *, deleting: bool) -> Observed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import threading
@@ -87,20 +88,50 @@ def wait_for_phase(stage: Stage, name: str, phase: str) -> None:
     )
 
 
-def _member_router(stage: Stage, cluster: str, router: dict[str, Any] | None) -> None:
+def _member_traffic(stage: Stage, cluster: str) -> dict[str, Any]:
+    found: Any = stage.objects.get_cluster_custom_object(
+        "gridshift.io", "v1alpha1", "memberclusters", cluster
+    )
+    return dict(found["spec"].get("traffic") or {})
+
+
+def _set_member_traffic(stage: Stage, cluster: str, traffic: dict[str, Any]) -> None:
+    """Replace the member's spec.traffic (keys it had and ``traffic`` lacks are removed)."""
+    patch = {key: None for key in ("router", "backendRef", "ingress")} | traffic
     stage.objects.patch_cluster_custom_object(
-        "gridshift.io", "v1alpha1", "memberclusters", cluster, {"spec": {"traffic": router}}
+        "gridshift.io", "v1alpha1", "memberclusters", cluster, {"spec": {"traffic": patch}}
     )
 
 
-def test_gateway_api_weights_follow_the_steps_to_the_target(stage: Stage) -> None:
-    """The HTTPRoute's weights pass 10 -> 50 -> 100 on the target, seen by a watch."""
+def _user_backend(stage: Stage, name: str, address: str, port: int) -> None:
+    """A backend the user manages at the edge: a selector-less Service and its EndpointSlice,
+    without gridshift's label."""
+    documents = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": MOVES},
+         "spec": {"ports": [{"name": "http", "port": port, "targetPort": port}]}},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": name, "namespace": MOVES,
+                      "labels": {"kubernetes.io/service-name": name}},
+         "addressType": "IPv4", "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+         "endpoints": [{"addresses": [address], "conditions": {"ready": True}}]},
+    ]  # fmt: skip
+    stage.fleet.kubectl(HUB, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1",
+                        "kind": "List", "items": documents}))  # fmt: skip
+
+
+def test_user_backends_get_the_weight_steps_at_the_edge(stage: Stage) -> None:
+    """Members that lend their own backends (``traffic.backendRef``): the edge route's weights
+    pass 10 -> 50 -> 100 on the target, seen by a watch, each step confirmed by the edge's data
+    plane; the user's backends are left as they were."""
     install_gateway_api(stage.fleet.kubectl_on(HUB), HUB)
-    for cluster in ("shanghai", "ningxia"):
-        _member_router(stage, cluster, {"router": "GatewayAPI", "backendRef": {
-            "name": f"routed-{cluster}", "namespace": MOVES, "port": 8000}})  # fmt: skip
-    create_workload(stage, workload("routed", home="shanghai", ready_after="2s"))
-    wait_placed(stage, "routed", "shanghai", 2)
+    registered = {c: _member_traffic(stage, c) for c in ("shanghai", "ningxia")}
+    for cluster, traffic in registered.items():
+        ingress = traffic.get("ingress") or {}
+        _user_backend(stage, f"lent-{cluster}", ingress.get("address", "10.250.0.1"), 8000)
+        _set_member_traffic(stage, cluster, {"router": "GatewayAPI", "backendRef": {
+            "name": f"lent-{cluster}", "namespace": MOVES, "port": 8000}})  # fmt: skip
+    body = workload("routed", home="shanghai", ready_after="2s")
+    body["spec"]["traffic"] = {"hostnames": ["routed.moves.gridshift.test"]}
     objects = client.CustomObjectsApi(stage.hub.api)
     seen: list[dict[str, int]] = []
     stop = threading.Event()
@@ -113,7 +144,7 @@ def test_gateway_api_weights_follow_the_steps_to_the_target(stage: Stage) -> Non
     def _record(stream: watch.Watch) -> None:
         for event in stream.stream(
             objects.list_namespaced_custom_object, "gateway.networking.k8s.io", "v1", MOVES,
-            "httproutes", field_selector="metadata.name=routed", timeout_seconds=120,
+            "httproutes", field_selector="metadata.name=routed", timeout_seconds=180,
         ):  # fmt: skip
             refs = event["object"]["spec"]["rules"][0]["backendRefs"]
             weights = {r["name"]: r.get("weight", 1) for r in refs}
@@ -122,17 +153,24 @@ def test_gateway_api_weights_follow_the_steps_to_the_target(stage: Stage) -> Non
             if stop.is_set():
                 stream.stop()
 
-    watcher = threading.Thread(target=record, daemon=True)
-    watcher.start()
     try:
+        create_workload(stage, body)
+        wait_placed(stage, "routed", "shanghai", 2)
+        watcher = threading.Thread(target=record, daemon=True)
+        watcher.start()
         create_migration(stage, "routed-move", "routed", source="shanghai", target="ningxia")
-        ended = wait_ended(stage, "routed-move", timeout=120)["status"]
+        ended = wait_ended(stage, "routed-move", timeout=180)["status"]
     finally:
         stop.set()
-        for cluster in ("shanghai", "ningxia"):
-            _member_router(stage, cluster, {"router": "None", "backendRef": None})
-    assert ended["phase"] == "Completed"
-    target_share = [w["routed-ningxia"] for w in seen]
-    assert target_share == [10, 50, 100], seen
-    assert seen[-1]["routed-shanghai"] == 0
+        for cluster, traffic in registered.items():
+            _set_member_traffic(stage, cluster, traffic)
+    assert ended["phase"] == "Completed", ended.get("message")
+    moved = [w for w in seen if w.get("lent-ningxia", 0) > 0]
+    assert [w["lent-ningxia"] for w in moved] == [10, 50, 100], seen
+    assert moved[-1].get("lent-shanghai", 0) == 0
+    for cluster in registered:  # the user's backends are theirs: untouched by the move
+        labels = json.loads(
+            stage.fleet.kubectl(HUB, "get", "service", "-n", MOVES, f"lent-{cluster}", "-o", "json")
+        )["metadata"]
+        assert "gridshift.io/managed" not in (labels.get("labels") or {})
     _delete_workload(stage, "routed")
