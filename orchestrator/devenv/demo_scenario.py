@@ -88,8 +88,9 @@ class SimClock:
 @dataclass(frozen=True)
 class LiveWorkload:
     """The workload that serves for real (on the fleet's real nodes), with users' requests
-    through the edge while the day plays. Its declared draw is what a server of its kind would
-    draw (the stand-in itself uses no GPU); it is sized so that the dispatch order moves it."""
+    through the edge while the day plays. Each replica is one stand-in pod with one GPU of the
+    real node; its declared draw is that of a server of its kind (the stand-in uses no GPU),
+    sized so that the dispatch order, which sheds the largest flexible load first, moves it."""
 
     name: str
     replicas: int
@@ -148,7 +149,7 @@ FULL = Scenario(
     dispatch_hours=2.0,
     gpu_nodes={"shanghai": 76, "hubei": 30, "ningxia": 30},
     settle_seconds=150.0,
-    live=LiveWorkload("chat-live", replicas=3, kw_per_replica=8.4),
+    live=LiveWorkload("chat-live", replicas=5, kw_per_replica=10.2),
 )
 SHORT = Scenario(
     name="short",
@@ -161,7 +162,7 @@ SHORT = Scenario(
     dispatch_hours=2.0,
     gpu_nodes={"shanghai": 6, "hubei": 4, "ningxia": 4},
     settle_seconds=120.0,
-    live=LiveWorkload("chat-live", replicas=2, kw_per_replica=2.5),
+    live=LiveWorkload("chat-live", replicas=2, kw_per_replica=5.0),
 )
 
 
