@@ -131,13 +131,15 @@ def test_target_going_dark_during_warm_up_rolls_back_and_leaves_no_orphan(stage:
 def paused_operator(stage: Stage) -> Iterator[Stage]:
     """The operator, restarted with a 3 s pause in every phase (fault injection)."""
     stage.operator.stop()
-    stage.operator.env = {"GRIDSHIFT_FAULT_PAUSE_SECONDS": ",".join(f"{p}=3" for p in CRASH_PHASES)}
+    settings = dict(stage.operator.env)  # the edge's settings among them: kept as they were
+    pause = ",".join(f"{p}=3" for p in CRASH_PHASES)
+    stage.operator.env = {**settings, "GRIDSHIFT_FAULT_PAUSE_SECONDS": pause}
     stage.operator.start()
     try:
         yield stage
     finally:
         stage.operator.stop()
-        stage.operator.env = {}
+        stage.operator.env = settings
         stage.operator.start()
 
 
