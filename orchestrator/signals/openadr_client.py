@@ -6,9 +6,14 @@
 - :meth:`VtnClient.ensure_subscription`: one webhook subscription per client name and callback
   URL, for EVENT objects, created once and updated when its targets or token changed.
   Operations are CRUD for 3.1.0 and HTTP verbs for 3.0.1.
-- :meth:`VtnClient.events`: ``GET /events`` with our targets, paged (``skip``/``limit`` 50,
-  at most 20 pages): the fallback when notifications do not arrive and the catch-up after
-  downtime.
+- :meth:`VtnClient.vens` and :meth:`VtnClient.register_ven`: the VEN objects this client may
+  see (``GET /vens``; a 3.1 VTN shows a VEN client its own), and ``POST``/``PUT /vens`` with
+  objectType ``VEN_VEN_REQUEST`` (3.1.0: name and attributes; the VTN's operator assigns the
+  targets) or the name and targets (3.0.1, where a VEN sets its own).
+- :meth:`VtnClient.programs`: ``GET /programs``, paged: what resolves program names to ids.
+- :meth:`VtnClient.events`: ``GET /events``, paged (``skip``/``limit`` 50, at most 20 pages),
+  optionally for one ``programID`` and targets: the fallback when notifications do not arrive
+  and the catch-up after downtime.
 - :meth:`VtnClient.event_document`: ``GET /events/{id}`` as raw camelCase JSON (for its
   ``reportDescriptors`` and ``programID``); ``None`` when the VTN answers 4xx (gone, or not
   readable with a VEN's scopes).
@@ -30,7 +35,9 @@ from pydantic import ValidationError
 from orchestrator.errors import SignalError
 from orchestrator.signals.openadr import (
     Event,
+    Program,
     Subscription,
+    Ven,
     coerce_keys,
     describe_validation,
     flatten_targets,
@@ -147,27 +154,74 @@ class VtnClient:
         self.token_url = url
         return url
 
-    async def events(self, *, targets: list[str], program_id: str | None = None) -> list[Event]:
-        """Every event for ``targets`` (and ``program_id``), all pages."""
-        found: list[Event] = []
+    async def _pages(
+        self, path: str, params: list[tuple[str, str | int]]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Every object of a paged list, with its position; camelCase keys."""
+        found: list[tuple[int, dict[str, Any]]] = []
         for page in range(MAX_PAGES):
-            params: list[tuple[str, str | int]] = [("skip", page * PAGE), ("limit", PAGE)]
-            params += [("targets", t) for t in targets]
-            if program_id:
-                params.append(("programID", program_id))
-            body = await self._request("GET", "/events", params=params)
+            paged: list[tuple[str, str | int]] = [("skip", page * PAGE), ("limit", PAGE)]
+            body = await self._request("GET", path, params=[*paged, *params])
             if not isinstance(body, list):
-                raise SignalError(f"GET /events at VTN {self.base_url}: expected a list")
+                raise SignalError(f"GET {path} at VTN {self.base_url}: expected a list")
             for index, item in enumerate(body):
-                try:
-                    found.append(Event.model_validate(coerce_keys(item)))
-                except ValidationError as exc:
-                    raise SignalError(
-                        describe_validation(exc, prefix=f"events.{page * PAGE + index}")
-                    ) from exc
+                if not isinstance(item, dict):
+                    raise SignalError(f"GET {path} at VTN {self.base_url}: item is no object")
+                found.append((page * PAGE + index, coerce_keys(item)))
             if len(body) < PAGE:
                 break
         return found
+
+    async def events(
+        self, *, targets: list[str] | None = None, program_id: str | None = None
+    ) -> list[Event]:
+        """Every event the VTN shows us (for ``targets`` and ``program_id``), all pages."""
+        params: list[tuple[str, str | int]] = [("targets", t) for t in targets or []]
+        if program_id:
+            params.append(("programID", program_id))
+        found: list[Event] = []
+        for position, item in await self._pages("/events", params):
+            try:
+                found.append(Event.model_validate(item))
+            except ValidationError as exc:
+                raise SignalError(describe_validation(exc, prefix=f"events.{position}")) from exc
+        return found
+
+    async def programs(self) -> list[Program]:
+        """Every program the VTN shows us, all pages."""
+        found: list[Program] = []
+        for position, item in await self._pages("/programs", []):
+            try:
+                found.append(Program.model_validate(item))
+            except ValidationError as exc:
+                raise SignalError(describe_validation(exc, prefix=f"programs.{position}")) from exc
+        return found
+
+    async def vens(self) -> list[Ven]:
+        """The VEN objects the VTN shows this client (a 3.1 VTN: its own)."""
+        found: list[Ven] = []
+        for position, item in await self._pages("/vens", []):
+            try:
+                found.append(Ven.model_validate(item))
+            except ValidationError as exc:
+                raise SignalError(describe_validation(exc, prefix=f"vens.{position}")) from exc
+        return found
+
+    async def register_ven(
+        self, *, name: str, targets: list[str], ven_id: str | None = None
+    ) -> Ven:
+        """Create (``ven_id`` None) or update our VEN object; the VTN's answer."""
+        body: dict[str, Any] = {"objectType": "VEN_VEN_REQUEST", "venName": name}
+        if self.version == "3.0.1":
+            body = {"objectType": "VEN", "venName": name, "targets": targets}
+        if ven_id is None:
+            answer = await self._request("POST", "/vens", json=body)
+        else:
+            answer = await self._request("PUT", f"/vens/{quote(ven_id, safe='')}", json=body)
+        try:
+            return Ven.model_validate(coerce_keys(answer))
+        except ValidationError as exc:
+            raise SignalError(describe_validation(exc, prefix="ven")) from exc
 
     async def ensure_subscription(
         self,

@@ -29,7 +29,7 @@ from orchestrator.api.gridzone import PriceFeed
 from orchestrator.errors import GridshiftError
 from orchestrator.signals.auth import TokenStore, credentials_from_secret
 from orchestrator.signals.directory import Hub, ZoneDirectory, ZoneView
-from orchestrator.signals.feeds import FeedPoller, openadr_operator
+from orchestrator.signals.feeds import FeedPoller
 from orchestrator.signals.ingest import Ingestor
 from orchestrator.signals.openadr_report import (
     DrOutcome,
@@ -37,6 +37,7 @@ from orchestrator.signals.openadr_report import (
     outcome_state,
     report_descriptors,
 )
+from orchestrator.signals.openadr_ven import openadr_operator
 from orchestrator.signals.processor import Processor
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ class SignalService:
         credentials = self.tokens.snapshot().get(openadr_operator(feed))
         if key in self._subscribed or credentials is None:
             return
-        await self.feeds.subscribe(
+        await self.feeds.vens.subscribe(
             zone,
             feed,
             callback_url=self.callback_url,
@@ -288,7 +289,7 @@ class SignalService:
                 "did not report DR event=%s of gridzone=%s: the zone has no VTN", event_id, zone
             )
             return False
-        vtn = await self.feeds._vtn(view, feed)
+        vtn = await self.feeds.vens.client(view, feed)
         event = await vtn.event_document(event_id)
         found = event.get("programID") if event is not None else None
         outcome = DrOutcome(
