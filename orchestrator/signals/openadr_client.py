@@ -19,7 +19,8 @@
   readable with a VEN's scopes).
 - :meth:`VtnClient.post_report`: ``POST /reports``.
 
-Every failure (HTTP error, timeout, unexpected body) is a ``SignalError`` naming the VTN call.
+Every failure (HTTP error, timeout, unexpected body) is a ``SignalError`` naming the VTN call;
+a 4xx answer is a :class:`VtnRefusedError` (the VTN will not accept the same request again).
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ _OPERATIONS: dict[Version, list[str]] = {
     "3.1.0": ["CREATE", "UPDATE", "DELETE"],
     "3.0.1": ["POST", "PUT", "DELETE"],
 }
+
+
+class VtnRefusedError(SignalError):
+    """The VTN answered 4xx: the request is wrong for it, and sending it again will not help."""
+
+    def __init__(self, message: str, *, status: int, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +111,13 @@ class VtnClient:
             answer.raise_for_status()
             return answer.json() if answer.content else None
         except httpx.HTTPStatusError as exc:
-            raise SignalError(f"{what}: HTTP {exc.response.status_code}") from exc
+            status = exc.response.status_code
+            if 400 <= status < 500:
+                detail = exc.response.text[:512]
+                raise VtnRefusedError(
+                    f"{what}: HTTP {status} {detail}".strip(), status=status, detail=detail
+                ) from exc
+            raise SignalError(f"{what}: HTTP {status}") from exc
         except httpx.TimeoutException as exc:
             raise SignalError(f"{what}: timed out") from exc
         except httpx.HTTPError as exc:
@@ -273,11 +289,8 @@ class VtnClient:
         """The event ``event_id`` as camelCase JSON; None when the VTN answers 4xx."""
         try:
             body = await self._request("GET", f"/events/{quote(event_id, safe='')}")
-        except SignalError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code < 500:
-                return None
-            raise
+        except VtnRefusedError:
+            return None
         if not isinstance(body, dict):
             raise SignalError(f"GET /events/{{id}} at VTN {self.base_url}: expected an object")
         found: dict[str, Any] = coerce_keys(body)

@@ -13,7 +13,10 @@ each zone with an ``OpenADRPoll`` feed, :class:`Vens` does on every poll:
 3. **events**: ``GET /events?programID=<id>`` per resolved program (all events the VEN is shown
    when ``programNames`` is empty), without a ``targets`` filter, which a 3.1 VTN would apply
    to untargeted events too. An event applies to the zone when it has no targets or shares one
-   with the binding's or the VEN's targets (:func:`applies`).
+   with the binding's or the VEN's targets (:func:`applies`);
+4. **gone**: an event shown on the last poll and missing from a complete poll now was deleted
+   (or moved out of the zone's reach): it is recorded as cancelled. A deletion while gridshift
+   was not running is not seen this way; the event's window still ends it.
 
 One :class:`orchestrator.signals.openadr_client.VtnClient` is kept per zone and feed, so its
 token is reused until it expires.
@@ -73,6 +76,8 @@ class VenLink:
     ven: Ven | None = None
     programs: dict[str, str] = field(default_factory=dict)
     unassigned: tuple[str, ...] = ()
+    shown: dict[str, Event] = field(default_factory=dict)
+    """The events of the last complete poll, by id."""
 
 
 class Vens:
@@ -167,8 +172,11 @@ class Vens:
     async def poll(self, zone: ZoneView, feed: PriceFeed, now: datetime) -> list[Signal]:
         """The signals of the events the zone's VEN is shown now."""
         source = f"openadr:{openadr_operator(feed)}"
+        link = await self.link(zone, feed)
+        events = await self.events(zone, feed)
+        current = {event.id: event for event in events if event.id}
         signals: list[Signal] = []
-        for event in await self.events(zone, feed):
+        for event in events:
             signals += event_signals(
                 event,
                 operation="UPDATE",
@@ -177,6 +185,18 @@ class Vens:
                 now=now,
                 horizon=now + HORIZON,
             )
+        for event_id, event in link.shown.items():
+            if event_id not in current:
+                log.info("event %s is gone from VTN %s: cancelled", event_id, link.client.base_url)
+                signals += event_signals(
+                    event,
+                    operation="DELETE",
+                    source=source,
+                    zones=[zone.name],
+                    now=now,
+                    horizon=now + HORIZON,
+                )
+        link.shown = current
         return signals
 
     async def subscribe(

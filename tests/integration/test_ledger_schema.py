@@ -59,7 +59,7 @@ def test_upgrade_downgrade_upgrade_round_trips(database_url: str, engine: Engine
     again."""
     upgrade_to_head(database_url)
     assert tables(engine) >= LEDGER_TABLES
-    assert current_revision(database_url) == head_revision() == "0002"
+    assert current_revision(database_url) == head_revision() == "0003"
 
     downgrade_to_base(database_url)
     assert tables(engine) <= {"alembic_version"}
@@ -68,7 +68,7 @@ def test_upgrade_downgrade_upgrade_round_trips(database_url: str, engine: Engine
 
     upgrade_to_head(database_url)
     assert tables(engine) >= LEDGER_TABLES
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
 
 
 CHAIN_TABLES = {"dr_event_transitions", "dr_event_samples", "decision_signals"}
@@ -197,7 +197,7 @@ def test_processes_upgrading_together_take_turns(database_url: str, engine: Engi
             outputs = [upgrade.communicate(timeout=60)[1] for upgrade in upgrades]
     assert queued == 2
     assert [upgrade.returncode for upgrade in upgrades] == [0, 0], outputs
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
     assert tables(engine) >= LEDGER_TABLES
 
 
@@ -220,7 +220,7 @@ def test_threads_upgrading_together_take_turns(database_url: str, engine: Engine
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
 
 
 def test_the_alembic_command_line_reads_pyproject_and_takes_a_url(database_url: str) -> None:

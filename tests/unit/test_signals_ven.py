@@ -206,3 +206,25 @@ def test_fast_polls_are_for_openadr_only() -> None:
     assert PriceFeed.model_validate({"type": "OpenADRPoll", "pollIntervalSeconds": 10})
     with pytest.raises(ValueError, match="OpenADRPoll feeds only"):
         PriceFeed.model_validate({"type": "HTTPJSON", "pollIntervalSeconds": 10})
+
+
+def test_an_event_gone_from_the_vtn_is_cancelled_once() -> None:
+    """Shown on one poll, missing from the next: one cancellation signal, not repeated."""
+    capped = event("cap", "p-1")
+    capped["intervals"] = [
+        {"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [800]}]}
+    ]
+    vtn = Vtn(vens=[], events=[capped])
+    z = zone({"venName": "gs"})
+
+    async def work(vens: Vens) -> list[list[Any]]:
+        rounds = [await vens.poll(z, first_feed(z), NOW)]
+        vtn.events.clear()
+        rounds.append(await vens.poll(z, first_feed(z), NOW))
+        rounds.append(await vens.poll(z, first_feed(z), NOW))
+        return rounds
+
+    first, second, third = run(vtn, work)
+    assert [s.order.kw for s in first if s.order] == [800.0]
+    assert [(s.event, s.order.cancelled) for s in second if s.order] == [("cap", True)]
+    assert third == []
