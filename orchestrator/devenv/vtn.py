@@ -31,6 +31,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -103,6 +104,18 @@ class LocalVtn:
     def vtn_log(self) -> Path:
         return self.workdir / "vtn.log"
 
+    @property
+    def broker_log(self) -> Path:
+        """mosquitto's log: ``New client connected from <address>`` for each client."""
+        return self.workdir / "mosquitto.log"
+
+    @property
+    def host_side(self) -> str:
+        """The host's address towards the namespace (where the host's clients come from)."""
+        if self.net is None:
+            raise DevEnvError("the VTN is not started")
+        return self.net.host_ip
+
     def start(self) -> LocalVtn:
         """The namespace, PostgreSQL, the broker, the VTN, and its clients; idempotent parts."""
         if not self.binary.is_file() or not (self.root / "share" / "users.sql").is_file():
@@ -154,7 +167,7 @@ class LocalVtn:
         config = self.workdir / "mosquitto.conf"
         config.write_text(
             f"listener {MQTT_PORT} 0.0.0.0\nallow_anonymous true\npersistence false\n"
-            "log_dest stdout\n"
+            "log_dest stderr\n"
         )
         self._broker = self._spawn(
             "mosquitto", ["mosquitto", "-c", str(config)], {"PATH": os.environ.get("PATH", "")}
@@ -181,6 +194,17 @@ class LocalVtn:
         }
         self._vtn = self._spawn("vtn", [str(self.binary)], env)
         _wait_tcp(self.host, VTN_PORT, timeout_seconds=60, alive=self._vtn)
+        # the port opens before the migrations run; /health answers once the API serves
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=10) as answer:  # noqa: S310
+                    if answer.status == 200:
+                        return
+            except OSError as exc:
+                if time.monotonic() > deadline or self._vtn.poll() is not None:
+                    raise DevEnvError(f"the VTN did not become healthy: {exc}") from exc
+            time.sleep(0.2)
 
     @staticmethod
     def _end(process: subprocess.Popen[bytes] | None) -> None:

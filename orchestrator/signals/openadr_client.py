@@ -18,6 +18,11 @@
   ``reportDescriptors`` and ``programID``); ``None`` when the VTN answers 4xx (gone, or not
   readable with a VEN's scopes).
 - :meth:`VtnClient.post_report`: ``POST /reports``.
+- :meth:`VtnClient.mqtt_binding`: the 3.1 MQTT notifier binding (``GET /notifiers`` for the
+  broker and its authentication, ``GET /notifiers/mqtt/topics/vens/{venID}/events`` for the
+  topic of our VEN's events); None when the VTN offers no MQTT. openleadr-vtn 0.2.8 names
+  ``events/vens/<id>/+`` there but publishes on ``vens/<id>/events/<operation>``: both are
+  subscribed to.
 
 Every failure (HTTP error, timeout, unexpected body) is a ``SignalError`` naming the VTN call;
 a 4xx answer is a :class:`VtnRefusedError` (the VTN will not accept the same request again).
@@ -51,6 +56,16 @@ _OPERATIONS: dict[Version, list[str]] = {
     "3.1.0": ["CREATE", "UPDATE", "DELETE"],
     "3.0.1": ["POST", "PUT", "DELETE"],
 }
+
+
+@dataclass(frozen=True, slots=True)
+class MqttBinding:
+    """The broker a VTN publishes notifications to, the topic of our events, how to log in
+    (``bearer``: the client id as user name and the bearer token as password)."""
+
+    uri: str
+    topics: tuple[str, ...]
+    bearer: bool
 
 
 class VtnRefusedError(SignalError):
@@ -299,3 +314,27 @@ class VtnClient:
     async def post_report(self, report: dict[str, Any]) -> None:
         """Send a report (``eventID``, ``clientName``, ``resources`` ...)."""
         await self._request("POST", "/reports", json=report)
+
+    async def mqtt_binding(self, ven_id: str) -> MqttBinding | None:
+        """Where and how the VTN publishes our VEN's event notifications; None without MQTT."""
+        body = await self._request("GET", "/notifiers")
+        mqtt = body.get("MQTT") if isinstance(body, dict) else None
+        if not isinstance(mqtt, dict):
+            return None
+        uris = mqtt.get("URIS")
+        if not isinstance(uris, list) or not uris or not isinstance(uris[0], str):
+            raise SignalError(f"GET /notifiers at VTN {self.base_url}: MQTT without URIS")
+        auth = mqtt.get("authentication")
+        method = auth.get("method") if isinstance(auth, dict) else None
+        path = f"/notifiers/mqtt/topics/vens/{quote(ven_id, safe='')}/events"
+        topics = await self._request("GET", path)
+        found = topics.get("topics") if isinstance(topics, dict) else None
+        topic = found.get("ALL") if isinstance(found, dict) else None
+        if not isinstance(topic, str) or not topic:
+            raise SignalError(f"GET {path} at VTN {self.base_url}: no ALL topic")
+        bearer = isinstance(method, str) and method.replace("_", "").upper() == "OAUTH2BEARERTOKEN"
+        topics = [topic]
+        swapped = topic.replace(f"events/vens/{ven_id}/", f"vens/{ven_id}/events/")
+        if swapped != topic:
+            topics.append(swapped)
+        return MqttBinding(uri=uris[0], topics=tuple(topics), bearer=bearer)

@@ -18,6 +18,14 @@ each zone with an ``OpenADRPoll`` feed, :class:`Vens` does on every poll:
    (or moved out of the zone's reach): it is recorded as cancelled. A deletion while gridshift
    was not running is not seen this way; the event's window still ends it.
 
+Notifications (MQTT, :mod:`orchestrator.signals.openadr_mqtt`) go through
+:meth:`Vens.notified`: the same program and target rules, so a notification and a poll of the
+same event give the same signals (the ledger keeps one of each).
+
+Notifications (MQTT, :mod:`orchestrator.signals.openadr_mqtt`) go through
+:meth:`Vens.notified`: the same program and target rules, so a notification and a poll of the
+same event give the same signals (the ledger keeps one of each).
+
 One :class:`orchestrator.signals.openadr_client.VtnClient` is kept per zone and feed, so its
 token is reused until it expires.
 """
@@ -38,7 +46,14 @@ from orchestrator.api.gridzone import OpenADRBinding, PriceFeed
 from orchestrator.errors import SignalError
 from orchestrator.signals.directory import ZoneView
 from orchestrator.signals.model import Signal
-from orchestrator.signals.openadr import Event, Program, Ven
+from orchestrator.signals.openadr import (
+    Event,
+    Notification,
+    Program,
+    Ven,
+    normalize_operation,
+    parse_event,
+)
 from orchestrator.signals.openadr_client import ClientCredentials, VtnClient
 from orchestrator.signals.openadr_map import event_signals
 
@@ -155,19 +170,52 @@ class Vens:
         if not binding.program_names:
             shown = await client.events()
         else:
-            link.programs, missing = resolve_programs(
-                await client.programs(), binding.program_names
-            )
-            if missing and not link.programs:
-                raise SignalError(
-                    f"VTN {client.base_url} shows no program named {', '.join(missing)}"
-                )
-            if missing:
-                log.warning("VTN %s shows no program named %s", client.base_url, ", ".join(missing))
+            await self._resolve(link, binding)
             shown = []
             for program_id in link.programs.values():
                 shown += await client.events(program_id=program_id)
         return [event for event in shown if applies(event, targets)]
+
+    async def _resolve(self, link: VenLink, binding: OpenADRBinding) -> None:
+        client = link.client
+        link.programs, missing = resolve_programs(await client.programs(), binding.program_names)
+        if missing and not link.programs:
+            raise SignalError(f"VTN {client.base_url} shows no program named {', '.join(missing)}")
+        if missing:
+            log.warning("VTN %s shows no program named %s", client.base_url, ", ".join(missing))
+
+    async def notified(
+        self, zone: ZoneView, feed: PriceFeed, notification: Notification, now: datetime
+    ) -> list[Signal]:
+        """The signals of one notification for the zone's VEN; [] when it is not for the zone
+        (not an EVENT, another program, another target)."""
+        binding = zone.spec.openadr
+        if binding is None or notification.object_type.upper() != "EVENT":
+            return []
+        event = parse_event(notification.object)
+        link = await self.link(zone, feed)
+        if binding.program_names:
+            if event.program_id not in link.programs.values():
+                await self._resolve(link, binding)  # a program created since the last poll
+            if event.program_id not in link.programs.values():
+                return []
+        targets = {*binding.targets, *(link.ven.target_names() if link.ven else [])}
+        operation = normalize_operation(notification.operation)
+        known = event.id is not None and event.id in link.shown
+        if not applies(event, targets) and not (operation == "DELETE" and known):
+            return []
+        if event.id and operation == "DELETE":
+            link.shown.pop(event.id, None)
+        elif event.id:
+            link.shown[event.id] = event
+        return event_signals(
+            event,
+            operation=operation,
+            source=f"openadr:{openadr_operator(feed)}",
+            zones=[zone.name],
+            now=now,
+            horizon=now + HORIZON,
+        )
 
     async def poll(self, zone: ZoneView, feed: PriceFeed, now: datetime) -> list[Signal]:
         """The signals of the events the zone's VEN is shown now."""

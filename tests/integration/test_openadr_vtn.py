@@ -5,8 +5,9 @@ fixture); the zone, its OpenADRPoll feed and the VEN client's credentials live i
 the signals package runs as the operator runs it (its scheduler, its processing loop) over the
 real ledger. The grid operator's side is the VTN's own API with the BL client of its fixture:
 it creates the program, enrolls gridshift's VEN with the zone's target, and creates, modifies
-and deletes events. Each must reach the hub as a DemandResponseEvent within one poll interval
-(plus the time to record and apply it).
+and deletes events. With the VTN's MQTT notifications each must reach the hub as a
+DemandResponseEvent within 5 s; with the broker down (polling only), within one poll interval
+plus the time to record and apply it.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ import httpx
 import pytest
 from kubernetes import client
 from operator_process import install_api
+from vtn_operator import Bl, event_body
 
 from orchestrator.api.common import GROUP, VERSION
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.devenv import Fleet
-from orchestrator.devenv.vtn import BL_CLIENT, VEN_CLIENT, LocalVtn
+from orchestrator.devenv.vtn import VEN_CLIENT, LocalVtn
 from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.settings import Settings
@@ -45,51 +47,11 @@ SECRET = f"vtn-{RUN}"
 POLL_SECONDS = 10
 SLACK_SECONDS = 4.0
 """Time to record a polled event and apply its DemandResponseEvent, on a loaded machine."""
+MQTT_SECONDS = 5.0
+"""The most an event may take from its creation to its DemandResponseEvent with MQTT."""
 TARGET = f"CN-SH-{RUN}"
 PROGRAM = f"sh-peak-{RUN}"
 VEN_NAME = f"gridshift-{RUN}"
-
-
-class Bl:
-    """The grid operator at the VTN: its BL client, over the VTN's own API."""
-
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=10)
-        answer = self.http.post(
-            "/auth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": BL_CLIENT[0],
-                "client_secret": BL_CLIENT[1],
-            },
-        )
-        answer.raise_for_status()
-        self.http.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        answer = self.http.request(method, path, **kwargs)
-        assert answer.status_code < 300, f"{method} {path}: {answer.status_code} {answer.text}"
-        return answer.json() if answer.content else None
-
-    def event(self, program_id: str, *, kw: float, targets: list[str] | None = None) -> str:
-        """An IMPORT_CAPACITY_LIMIT event starting now for 30 min; its id."""
-        created = self.call("POST", "/events", json=event_body(program_id, kw=kw, targets=targets))
-        return str(created["id"])
-
-
-def event_body(program_id: str, *, kw: float, targets: list[str] | None = None) -> dict[str, Any]:
-    start = datetime.now(UTC).replace(microsecond=0)
-    return {
-        "programID": program_id,
-        "eventName": f"cap-{uuid.uuid4().hex[:6]}",
-        "targets": targets or [],
-        "payloadDescriptors": [
-            {"payloadType": "IMPORT_CAPACITY_LIMIT", "units": "KW"},
-        ],
-        "reportDescriptors": [{"payloadType": "USAGE", "readingType": "DIRECT_READ"}],
-        "intervalPeriod": {"start": start.isoformat().replace("+00:00", "Z"), "duration": "PT30M"},
-        "intervals": [{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [kw]}]}],
-    }
 
 
 @dataclass
@@ -114,6 +76,12 @@ class Env:
             for item in listed["items"]
             if item["spec"]["zone"] == self.zone
         }
+
+
+def subscribed(env: Env, since: int) -> bool:
+    """Whether a client from the host connected to the broker after byte ``since`` of its log."""
+    text = env.vtn.broker_log.read_text(errors="replace")[since:]
+    return f"New client connected from {env.vtn.host_side}" in text
 
 
 def wait_for(what: str, check: Callable[[], Any], *, seconds: float) -> tuple[Any, float]:
@@ -191,17 +159,10 @@ def env(fleet: Fleet, database_url: str, openadr_vtn: LocalVtn) -> Iterator[Env]
         )
         (ven,) = vens
         assert ven["clientID"] == VEN_CLIENT[0]
-        bl.call(
-            "PUT",
-            f"/vens/{ven['id']}",
-            json={
-                "objectType": "BL_VEN_REQUEST",
-                "clientID": VEN_CLIENT[0],
-                "venName": VEN_NAME,
-                "targets": [TARGET],
-            },
-        )
-        yield Env(openadr_vtn, bl, api, str(program["id"]), zone, HubClient(api), ledger)
+        bl.assign_targets(ven["id"], client_id=VEN_CLIENT[0], name=VEN_NAME, targets=[TARGET])
+        made = Env(openadr_vtn, bl, api, str(program["id"]), zone, HubClient(api), ledger)
+        wait_for("gridshift's MQTT subscriber", lambda: subscribed(made, 0), seconds=30)
+        yield made
     finally:
         stop.set()
         service.join(30)
@@ -212,12 +173,12 @@ def env(fleet: Fleet, database_url: str, openadr_vtn: LocalVtn) -> Iterator[Env]
 
 def test_an_untargeted_program_event_becomes_a_demand_response_event(env: Env) -> None:
     """(a) The operator creates an event in the zone's program without targets: gridshift finds
-    it through the program's name and applies it within one poll interval."""
+    it through the program's name; MQTT brings it within 5 s."""
     event_id = env.bl.event(env.program_id, kw=800)
     dre, took = wait_for(
         "the untargeted event's DemandResponseEvent",
         lambda: env.dr_events().get(event_id),
-        seconds=POLL_SECONDS + SLACK_SECONDS,
+        seconds=MQTT_SECONDS,
     )
     print(f"untargeted event -> DemandResponseEvent in {took:.1f} s")
     assert dre["spec"]["importCapKW"] == pytest.approx(800)
@@ -232,7 +193,7 @@ def test_a_targeted_event_becomes_one_and_another_zones_does_not(env: Env) -> No
     dre, took = wait_for(
         "the targeted event's DemandResponseEvent",
         lambda: env.dr_events().get(event_id),
-        seconds=POLL_SECONDS + SLACK_SECONDS,
+        seconds=MQTT_SECONDS,
     )
     print(f"targeted event -> DemandResponseEvent in {took:.1f} s")
     assert dre["spec"]["importCapKW"] == pytest.approx(900)
@@ -244,7 +205,7 @@ def test_a_modified_capacity_revises_and_a_deletion_cancels(env: Env) -> None:
     """The operator lowers the event's capacity limit: the DemandResponseEvent follows; then it
     deletes the event: the DemandResponseEvent is Cancelled."""
     event_id = env.bl.event(env.program_id, kw=1000)
-    wait_for("the event", lambda: env.dr_events().get(event_id), seconds=POLL_SECONDS + 4)
+    wait_for("the event", lambda: env.dr_events().get(event_id), seconds=MQTT_SECONDS)
     revised = event_body(env.program_id, kw=600)
     original = env.bl.call("GET", f"/events/{event_id}")
     revised["intervalPeriod"] = original["intervalPeriod"]
@@ -252,16 +213,46 @@ def test_a_modified_capacity_revises_and_a_deletion_cancels(env: Env) -> None:
     _, took = wait_for(
         "the revised capacity",
         lambda: env.dr_events()[event_id]["spec"]["importCapKW"] == pytest.approx(600),
-        seconds=POLL_SECONDS + SLACK_SECONDS,
+        seconds=MQTT_SECONDS,
     )
     print(f"modified event -> revised DemandResponseEvent in {took:.1f} s")
     env.bl.call("DELETE", f"/events/{event_id}")
     _, took = wait_for(
         "the cancellation",
         lambda: (env.dr_events()[event_id].get("status") or {}).get("state") == "Cancelled",
-        seconds=POLL_SECONDS + SLACK_SECONDS,
+        seconds=MQTT_SECONDS,
     )
     print(f"deleted event -> Cancelled DemandResponseEvent in {took:.1f} s")
+
+
+def test_with_the_broker_down_polling_brings_events_and_mqtt_resumes_after(env: Env) -> None:
+    """The broker stops: an untargeted and a targeted event still arrive within one poll
+    interval (polling only). It starts again: gridshift resubscribes, catches up, and the next
+    event arrives within 5 s again; no event is applied twice."""
+    env.vtn.stop_broker()
+    untargeted = env.bl.event(env.program_id, kw=450)
+    targeted = env.bl.event(env.program_id, kw=550, targets=[TARGET])
+    for name, event_id in (("untargeted", untargeted), ("targeted", targeted)):
+        _, took = wait_for(
+            f"the {name} event while polling only",
+            lambda event_id=event_id: env.dr_events().get(event_id),
+            seconds=POLL_SECONDS + SLACK_SECONDS,
+        )
+        print(f"polling only: {name} event -> DemandResponseEvent in {took:.1f} s")
+    since = env.vtn.broker_log.stat().st_size
+    env.vtn.start_broker()
+    _, took = wait_for("gridshift resubscribed", lambda: subscribed(env, since), seconds=40)
+    print(f"broker back: gridshift resubscribed in {took:.1f} s")
+    time.sleep(17)  # the VTN's own client reconnects within 16 s
+    before = env.dr_events()
+    event_id = env.bl.event(env.program_id, kw=350)
+    _, took = wait_for(
+        "an event after the broker came back",
+        lambda: env.dr_events().get(event_id),
+        seconds=MQTT_SECONDS,
+    )
+    print(f"after the broker restart: event -> DemandResponseEvent in {took:.1f} s")
+    assert set(env.dr_events()) == {*before, event_id}, "an event was lost or applied twice"
 
 
 def test_vtn_restart_loses_nothing(env: Env) -> None:
