@@ -16,7 +16,8 @@ import pytest
 from orchestrator.api.common import SecretKeyRef
 from orchestrator.api.gridzone import GridZoneSpec, GridZoneStatus, PriceFeed
 from orchestrator.errors import SignalError
-from orchestrator.signals.openadr import Event, Program
+from orchestrator.signals.openadr import Event, Notification, Program
+from orchestrator.signals.openadr_mqtt import broker_address
 from orchestrator.signals.openadr_ven import Vens, applies, resolve_programs
 
 NOW = datetime(2026, 7, 15, 4, 10, tzinfo=UTC)
@@ -228,3 +229,57 @@ def test_an_event_gone_from_the_vtn_is_cancelled_once() -> None:
     assert [s.order.kw for s in first if s.order] == [800.0]
     assert [(s.event, s.order.cancelled) for s in second if s.order] == [("cap", True)]
     assert third == []
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("mqtt://10.0.0.2:1883", ("10.0.0.2", 1883, False)),
+        ("tcp://broker", ("broker", 1883, False)),
+        ("mqtts://broker.example", ("broker.example", 8883, True)),
+        ("ssl://broker:9000", ("broker", 9000, True)),
+    ],
+)
+def test_broker_uris(uri: str, expected: tuple[str, int, bool]) -> None:
+    """mqtt/tcp are plain (1883), mqtts/ssl are TLS (8883) unless a port is given."""
+    assert broker_address(uri) == expected
+
+
+def test_a_broker_uri_without_mqtt_scheme_is_an_error() -> None:
+    """A websocket or HTTP URI is not something the subscriber can use."""
+    with pytest.raises(SignalError, match="is not mqtt"):
+        broker_address("ws://broker:80/mqtt")
+
+
+def test_notifications_follow_the_poll_rules() -> None:
+    """A notification of another program or another target gives nothing; one for the zone
+    gives its DR order; a DELETE of an event the zone had gives its cancellation, and a DELETE
+    of an event the zone never had gives nothing."""
+    vtn = Vtn(vens=[], events=[])
+    z = zone({"venName": "gs", "programNames": ["sh-peak"], "targets": ["CN-SH"]})
+
+    def note(operation: str, body: dict[str, Any]) -> Notification:
+        body["intervals"] = [
+            {"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [500]}]}
+        ]
+        return Notification.model_validate(
+            {"objectType": "EVENT", "operation": operation, "object": body}
+        )
+
+    async def work(vens: Vens) -> list[list[Any]]:
+        await vens.events(z, first_feed(z))
+        return [
+            await vens.notified(z, first_feed(z), n, NOW)
+            for n in (
+                note("CREATE", event("other-program", "p-2")),
+                note("CREATE", event("elsewhere", "p-1", ["CN-HB"])),
+                note("CREATE", event("ours", "p-1", ["CN-SH"])),
+                note("DELETE", event("ours", "p-1", ["CN-SH"])),
+                note("DELETE", event("never", "p-1", ["CN-HB"])),
+            )
+        ]
+
+    other, elsewhere, ours, deleted, never = run(vtn, work)
+    assert (other, elsewhere, never) == ([], [], [])
+    assert [s.order.kw for s in ours if s.order] == [500.0]
+    assert [s.order.cancelled for s in deleted if s.order] == [True]
