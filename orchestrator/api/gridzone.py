@@ -204,6 +204,16 @@ class OpenADRBinding(Model):
         max_length=32,
         description="targets (OpenADR target values) that select this zone in an event.",
     )
+    version: Literal["3.1.0", "3.0.1"] = Field(
+        default="3.1.0", description="version of OpenADR the zone's VTN speaks."
+    )
+    token_url: Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://")] | None = (
+        Field(
+            default=None,
+            alias="tokenURL",
+            description="tokenURL of the VTN's OAuth2 server; unset: what GET /auth/server names.",
+        )
+    )
 
 
 class ZoneLatency(Model):

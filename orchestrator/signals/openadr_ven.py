@@ -113,14 +113,17 @@ class Vens:
         ref = feed.credentials_secret_ref
         secret = None if ref is None else await asyncio.to_thread(self.secrets, ref)
         key = f"{zone.name}/{feed.url}"
-        config = f"{feed.model_dump_json()}|{secret}"
+        config = f"{feed.model_dump_json()}|{zone.spec.openadr.model_dump_json()}|{secret}"
         known = self._links.get(key)
         if known is not None and known[0] == config:
             return known[1]
+        binding = zone.spec.openadr
         client = VtnClient(
             feed.url,
             credentials=ClientCredentials.parse(secret) if secret else None,
             http=self.http,
+            token_url=binding.token_url,
+            version=binding.version,
             timeout_seconds=self.timeout_seconds,
         )
         link = VenLink(client)

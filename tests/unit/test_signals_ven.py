@@ -182,16 +182,21 @@ def test_an_unassigned_target_is_still_matched_from_the_binding() -> None:
 
 
 def test_version_301_sets_its_own_targets() -> None:
-    """A 3.0.1 VEN object carries the binding's targets, updated when they change."""
+    """version 3.0.1: the VEN object carries the binding's targets, updated when they change."""
     vtn = Vtn(vens=[{"id": "ven-1", "venName": "gs", "targets": ["old"]}], events=[])
-    z = zone({"venName": "gs", "targets": ["CN-SH"]})
-
-    async def work(vens: Vens) -> None:
-        (await vens.link(z, first_feed(z))).client.version = "3.0.1"
-        await vens.events(z, first_feed(z))
-
-    run(vtn, work)
+    z = zone({"venName": "gs", "targets": ["CN-SH"], "version": "3.0.1"})
+    run(vtn, lambda vens: vens.events(z, first_feed(z)))
     assert vtn.vens[0]["targets"] == ["CN-SH"]
+
+
+def test_a_given_token_url_is_used_without_discovery() -> None:
+    """tokenURL in the binding: no GET /auth/server."""
+    vtn = Vtn(vens=[], events=[])
+    z = zone({"venName": "gs", "tokenURL": "http://vtn.test/token"})
+    run(vtn, lambda vens: vens.events(z, first_feed(z)))
+    paths = [c[1] for c in vtn.calls]
+    assert "/auth/server" not in paths
+    assert paths[0] == "/token"
 
 
 def test_no_configured_program_at_the_vtn_is_an_error() -> None:
