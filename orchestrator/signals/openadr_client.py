@@ -25,7 +25,9 @@
   subscribed to.
 
 Every failure (HTTP error, timeout, unexpected body) is a ``SignalError`` naming the VTN call;
-a 4xx answer is a :class:`VtnRefusedError` (the VTN will not accept the same request again).
+a 4xx answer is a :class:`VtnRefusedError` (the VTN will not accept the same request again),
+except 401, 403, 408 and 429. A 401 is first answered with one fresh token (the old one expired,
+or the VTN restarted with a new signing key) and the request sent again.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ from orchestrator.signals.openadr import (
 
 PAGE = 50
 MAX_PAGES = 20
+RETRYABLE = frozenset({401, 403, 408, 429})
+"""4xx answers about the caller's token or pace, not the request: worth trying again later."""
 Version = Literal["3.0.1", "3.1.0"]
 _OPERATIONS: dict[Version, list[str]] = {
     "3.1.0": ["CREATE", "UPDATE", "DELETE"],
@@ -118,16 +122,16 @@ class VtnClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         what = f"{method} {path} at VTN {self.base_url}"
-        headers = {"Authorization": f"Bearer {await self.token()}"} if self.credentials else {}
         try:
-            answer = await self.http.request(
-                method, f"{self.base_url}{path}", headers=headers, timeout=self.timeout, **kwargs
-            )
+            answer = await self._send(method, path, **kwargs)
+            if answer.status_code == 401 and self.credentials is not None:
+                self._token = None  # expired, or the VTN signs with a new key: one fresh token
+                answer = await self._send(method, path, **kwargs)
             answer.raise_for_status()
             return answer.json() if answer.content else None
         except httpx.HTTPStatusError as exc:
             status = exc.response.status_code
-            if 400 <= status < 500:
+            if 400 <= status < 500 and status not in RETRYABLE:
                 detail = exc.response.text[:512]
                 raise VtnRefusedError(
                     f"{what}: HTTP {status} {detail}".strip(), status=status, detail=detail
@@ -139,6 +143,12 @@ class VtnClient:
             raise SignalError(f"{what}: {type(exc).__name__} {exc}") from exc
         except ValueError as exc:
             raise SignalError(f"{what}: the answer is not JSON") from exc
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {await self.token()}"} if self.credentials else {}
+        return await self.http.request(
+            method, f"{self.base_url}{path}", headers=headers, timeout=self.timeout, **kwargs
+        )
 
     async def token(self) -> str:
         """A bearer token from the VTN's token endpoint, reused until shortly before expiry."""

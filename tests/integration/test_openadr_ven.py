@@ -10,7 +10,9 @@ report refusals. tests/integration/test_openadr_vtn.py takes the same path on to
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -58,10 +60,10 @@ class Case:
         return self.zone.spec.price_feeds[0]
 
     def vens(self, http: httpx.AsyncClient) -> Vens:
-        def secrets(ref: SecretKeyRef) -> str:
+        def read(ref: SecretKeyRef) -> str:
             return f"{self.client[0]}:{self.client[1]}"
 
-        return Vens(http=http, secrets=secrets)
+        return Vens(http=http, secrets=read)
 
 
 @pytest.fixture
@@ -217,3 +219,23 @@ def test_a_report_of_an_event_the_vtn_does_not_know_is_refused(case: Case) -> No
         asyncio.run(main())
     print(f"refused: HTTP {refused.value.status} {refused.value.detail}")
     assert 400 <= refused.value.status < 500
+
+
+def test_a_vtn_restarted_with_a_new_signing_key_is_followed(case: Case) -> None:
+    """The VTN restarts signing tokens with a new key: gridshift's cached token is refused
+    (401), it takes a fresh one and carries on; the event created meanwhile is found."""
+
+    async def main() -> tuple[list[str], str, list[str]]:
+        async with httpx.AsyncClient() as http:
+            vens = case.vens(http)
+            before = [str(e.id) for e in await vens.events(case.zone, case.feed())]
+            case.vtn.oauth_secret = base64.b64encode(secrets.token_bytes(32)).decode()
+            await asyncio.to_thread(case.vtn.stop_vtn)
+            await asyncio.to_thread(case.vtn.start_vtn)
+            event_id = await asyncio.to_thread(Bl(case.vtn.url).event, case.program_id, kw=650)
+            after = [str(e.id) for e in await vens.events(case.zone, case.feed())]
+            return before, event_id, after
+
+    before, event_id, after = asyncio.run(main())
+    assert event_id not in before
+    assert event_id in after

@@ -17,6 +17,7 @@ from orchestrator.api.common import SecretKeyRef
 from orchestrator.api.gridzone import GridZoneSpec, GridZoneStatus, PriceFeed
 from orchestrator.errors import SignalError
 from orchestrator.signals.openadr import Event, Notification, Program
+from orchestrator.signals.openadr_client import ClientCredentials, VtnClient, VtnRefusedError
 from orchestrator.signals.openadr_mqtt import broker_address
 from orchestrator.signals.openadr_ven import Vens, applies, resolve_programs
 
@@ -288,3 +289,36 @@ def test_notifications_follow_the_poll_rules() -> None:
     assert (other, elsewhere, never) == ([], [], [])
     assert [s.order.kw for s in ours if s.order] == [500.0]
     assert [s.order.cancelled for s in deleted if s.order] == [True]
+
+
+@pytest.mark.parametrize(
+    ("status", "refused"), [(409, True), (400, True), (401, False), (429, False)]
+)
+def test_only_answers_about_the_request_are_refusals(status: int, refused: bool) -> None:
+    """409 or 400: the VTN will never take this report (VtnRefusedError); 401 (after one fresh
+    token) or 429: a plain SignalError, worth trying again later."""
+    tokens: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            tokens.append("t")
+            return httpx.Response(200, json={"access_token": f"jwt-{len(tokens)}"})
+        return httpx.Response(status, json={"title": "no"})
+
+    async def work(http: httpx.AsyncClient) -> None:
+        client = VtnClient(
+            "http://vtn.test",
+            credentials=ClientCredentials("ven", "secret"),
+            http=http,
+            token_url="http://vtn.test/token",
+        )
+        await client.post_report({"eventID": "e"})
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            await work(http)
+
+    with pytest.raises(SignalError) as raised:
+        asyncio.run(main())
+    assert isinstance(raised.value, VtnRefusedError) is refused
+    assert len(tokens) == (2 if status == 401 else 1), "a 401 gets exactly one fresh token"
