@@ -314,8 +314,11 @@ class VtnClient:
         """The event ``event_id`` as camelCase JSON; None when the VTN answers 4xx."""
         try:
             body = await self._request("GET", f"/events/{quote(event_id, safe='')}")
-        except VtnRefusedError:
-            return None
+        except SignalError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code < 500:
+                return None  # gone, or not readable with a VEN's scopes
+            raise
         if not isinstance(body, dict):
             raise SignalError(f"GET /events/{{id}} at VTN {self.base_url}: expected an object")
         found: dict[str, Any] = coerce_keys(body)
