@@ -229,8 +229,9 @@ class LocalVtn:
         self._end(self._broker)
         self._broker = None
 
-    def stop(self) -> None:
-        """Stop everything this VTN started and remove its namespace and directories."""
+    def stop(self, *, remove: bool = True) -> None:
+        """Stop everything this VTN started and remove its namespace and (by default) its
+        directories."""
         self.stop_vtn()
         self.stop_broker()
         if self.postgres is not None:
@@ -243,3 +244,5 @@ class LocalVtn:
         for log in self._logs:
             log.close()
         self._logs.clear()
+        if remove:
+            shutil.rmtree(self.workdir, ignore_errors=True)

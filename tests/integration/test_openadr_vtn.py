@@ -168,6 +168,8 @@ def env(fleet: Fleet, database_url: str, openadr_vtn: LocalVtn) -> Iterator[Env]
         service.join(30)
         ledger.close()
         fleet.kubectl(HUB, "delete", "gridzone", zone, "--ignore-not-found", "--wait=false")
+        fleet.kubectl(HUB, "delete", "demandresponseevents", "-l", f"gridshift.io/zone={zone}",
+                      "--ignore-not-found", "--wait=false")  # fmt: skip
         fleet.kubectl(HUB, "delete", "secret", SECRET, "-n", NAMESPACE, "--ignore-not-found")
 
 
