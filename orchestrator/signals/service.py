@@ -255,6 +255,8 @@ class SignalService:
             if not signals:
                 self.recorded({zone_name}, self.ingestor.clock())
             if feed.type == "OpenADRPoll":
+                link = await self.feeds.vens.link(zone, feed)
+                self.zones.note_programs(zone_name, link.programs.values())
                 await self._listen(zone, index, feed)
         except GridshiftError as exc:
             log.warning("feed %s of gridzone=%s failed: %s", feed.type, zone_name, exc)

@@ -16,6 +16,7 @@ import pytest
 from orchestrator.api.common import SecretKeyRef
 from orchestrator.api.gridzone import GridZoneSpec, GridZoneStatus, PriceFeed
 from orchestrator.errors import SignalError
+from orchestrator.signals.directory import UnknownZoneError, ZoneDirectory
 from orchestrator.signals.openadr import Event, Notification, Program
 from orchestrator.signals.openadr_client import ClientCredentials, VtnClient, VtnRefusedError
 from orchestrator.signals.openadr_mqtt import broker_address
@@ -322,3 +323,16 @@ def test_only_answers_about_the_request_are_refusals(status: int, refused: bool)
         asyncio.run(main())
     assert isinstance(raised.value, VtnRefusedError) is refused
     assert len(tokens) == (2 if status == 401 else 1), "a 401 gets exactly one fresh token"
+
+
+def test_the_webhook_path_knows_a_program_by_its_vtn_id() -> None:
+    """An untargeted event names its program by id: the zone whose programNames hold that
+    program's name answers once the VEN resolved it; before, only a literal match does."""
+    directory = ZoneDirectory([zone({"venName": "gs", "programNames": ["sh-peak"]})])
+    with pytest.raises(UnknownZoneError):
+        directory.for_openadr([], "p-1")
+    assert directory.for_openadr([], "sh-peak") == ["shanghai"]
+    directory.note_programs("shanghai", ["p-1"])
+    assert directory.for_openadr([], "p-1") == ["shanghai"]
+    with pytest.raises(UnknownZoneError):
+        directory.for_openadr([], "p-2")
