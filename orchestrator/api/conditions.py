@@ -78,6 +78,10 @@ MET: Final = "Met"
 MISSED: Final = "Missed"
 CANCELLED_BY_SOURCE: Final = "CancelledBySource"
 """Reason of the ``Cancelled`` condition (its type is the state's name)."""
+REPORTED: Final = "Reported"
+"""Whether the outcome reached the grid operator's VTN."""
+REPORT_SENT: Final = "ReportSent"
+REPORT_REFUSED: Final = "ReportRefused"
 
 
 def set_condition(

@@ -148,6 +148,19 @@ class TouTariff(Model):
 class PriceFeed(Model):
     """A price or carbon feed polled on a schedule."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.type == 'OpenADRPoll' || !has(self.pollIntervalSeconds)"
+                    " || self.pollIntervalSeconds >= 60",
+                    "message": "pollIntervalSeconds below 60 is for OpenADRPoll feeds only",
+                    "fieldPath": ".pollIntervalSeconds",
+                }
+            ]
+        }
+    )
+
     type: Literal["TimeOfUse", "HTTPJSON", "ElectricityMaps", "ENTSOE", "OpenADRPoll"] = Field(
         description="type of the feed."
     )
@@ -155,7 +168,10 @@ class PriceFeed(Model):
         default=None, description="url of the feed; not used by TimeOfUse."
     )
     poll_interval_seconds: int = Field(
-        default=900, ge=60, le=86400, description="pollIntervalSeconds between two polls."
+        default=900,
+        ge=10,
+        le=86400,
+        description="pollIntervalSeconds between two polls (60 or more; OpenADRPoll: 10 or more).",
     )
     value_path: Annotated[str, StringConstraints(max_length=256)] | None = Field(
         default=None, description="valuePath: where the value sits in an HTTPJSON response."
@@ -166,6 +182,12 @@ class PriceFeed(Model):
     credentials_secret_ref: SecretKeyRef | None = Field(
         default=None, description="credentialsSecretRef: the token or key for the feed."
     )
+
+    @model_validator(mode="after")
+    def _fast_polls_for_openadr(self) -> PriceFeed:
+        if self.type != "OpenADRPoll" and self.poll_interval_seconds < 60:
+            raise ValueError("pollIntervalSeconds below 60 is for OpenADRPoll feeds only")
+        return self
 
 
 class OpenADRBinding(Model):
@@ -181,6 +203,16 @@ class OpenADRBinding(Model):
         default_factory=list,
         max_length=32,
         description="targets (OpenADR target values) that select this zone in an event.",
+    )
+    version: Literal["3.1.0", "3.0.1"] = Field(
+        default="3.1.0", description="version of OpenADR the zone's VTN speaks."
+    )
+    token_url: Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://")] | None = (
+        Field(
+            default=None,
+            alias="tokenURL",
+            description="tokenURL of the VTN's OAuth2 server; unset: what GET /auth/server names.",
+        )
     )
 
 

@@ -4,7 +4,10 @@ After each plan the loop calls :meth:`DemandResponses.update`; it writes an even
 when it changed, posts a Kubernetes Event when the state changes, records how the event stands in
 the ledger (its state, outcome and a point of its shed curve; best effort: the status is the
 record while the ledger is away), and hands Met and Missed outcomes of OpenADR events to
-``report`` (the VTN report), once per outcome.
+``report`` (the VTN report), once per outcome. A report the VTN refuses (4xx) is never sent
+again: the refusal is the ``Reported`` condition (False, ``ReportRefused``) of the event, a
+Warning Event and the ledger's ``report_state`` ``Refused``; other failures are retried every
+minute.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from orchestrator import metrics
+from orchestrator.api import conditions as cond
+from orchestrator.api.common import Condition
+from orchestrator.api.conditions import set_condition
 from orchestrator.api.drevent import DemandResponseEventSpec, DemandResponseEventStatus
 from orchestrator.api.migration import MigrationSpec
 from orchestrator.clusters.hub import HubClient
@@ -28,6 +34,7 @@ from orchestrator.errors import LedgerError
 from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.records import DrObservation
 from orchestrator.planner.model import Snapshot
+from orchestrator.signals.openadr_client import VtnRefusedError
 from orchestrator.signals.service import SignalService
 
 log = logging.getLogger(__name__)
@@ -196,6 +203,7 @@ class DemandResponses:
             or spec.source.kind != "OpenADR"
             or status.state not in ("Met", "Missed")
             or status.reported_at is not None
+            or any(c.type == cond.REPORTED for c in status.conditions)
             or name in self._no_vtn
         ):
             return
@@ -206,6 +214,9 @@ class DemandResponses:
         load = zone_load_kw(snapshot.workloads, zones, spec.zone)
         try:
             sent = await self.report(obj, status, load)
+        except VtnRefusedError as exc:
+            await self._refused(obj, status, exc, now)
+            return
         except Exception as exc:  # a report is best effort; the status is the record
             log.warning(
                 "demandresponseevent=%s report to the VTN failed (retried in %.0f s): %s",
@@ -217,15 +228,60 @@ class DemandResponses:
         if not sent:
             self._no_vtn.add(name)
             return
+        await self._ledger_report(name, "Sent", "accepted by the VTN", now)
+        conditions = set_condition(
+            status.conditions,
+            kind=cond.REPORTED,
+            status="True",
+            reason=cond.REPORT_SENT,
+            message="The outcome was reported to the grid operator's VTN.",
+            now=now,
+        )
+        await self._patch(name, {"reportedAt": now.isoformat()}, conditions)
+
+    async def _refused(
+        self,
+        obj: dict[str, Any],
+        status: DemandResponseEventStatus,
+        exc: VtnRefusedError,
+        now: datetime,
+    ) -> None:
+        """The VTN refused the report: say so on the event and in the ledger, never resend."""
+        name = obj["metadata"]["name"]
+        self._no_vtn.add(name)
+        message = (
+            f"The grid operator's VTN refused the outcome's report (HTTP {exc.status}); it is "
+            f"not sent again. Ask the VTN's operator whether this event is theirs. {exc}"
+        )
+        log.warning("demandresponseevent=%s report refused by the VTN: %s", name, exc)
+        await self._ledger_report(name, "Refused", str(exc), now)
+        conditions = set_condition(
+            status.conditions,
+            kind=cond.REPORTED,
+            status="False",
+            reason=cond.REPORT_REFUSED,
+            message=message,
+            now=now,
+        )
+        await self._patch(name, {}, conditions)
+        await asyncio.to_thread(
+            self.hub.event, obj, reason=cond.REPORT_REFUSED, message=message[:1024], warning=True
+        )
+
+    async def _ledger_report(self, name: str, state: str, detail: str, now: datetime) -> None:
         try:
             await asyncio.to_thread(
-                self.hub.patch_status,
-                "demandresponseevents",
-                name,
-                {"reportedAt": now.isoformat()},
+                self.ledger.record_dr_report, name, state=state, detail=detail, at=now
             )
+        except LedgerError as exc:
+            log.warning("demandresponseevent=%s report not recorded in the ledger: %s", name, exc)
+
+    async def _patch(self, name: str, fields: dict[str, Any], conditions: list[Condition]) -> None:
+        body = {**fields, "conditions": [c.wire() for c in conditions]}
+        try:
+            await asyncio.to_thread(self.hub.patch_status, "demandresponseevents", name, body)
         except KubeError as exc:
-            log.warning("demandresponseevent=%s reportedAt not written: %s", name, exc)
+            log.warning("demandresponseevent=%s report status not written: %s", name, exc)
 
 
 def vtn_report(service: SignalService) -> Report:

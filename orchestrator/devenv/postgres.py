@@ -4,6 +4,10 @@
 PostgreSQL refuses to run as root, so when we are root the server runs as the ``postgres`` system
 user in a directory handed to it. It listens on 127.0.0.1 only, with no Unix socket, and is tuned
 for tests (no fsync): it is for development and tests, never for a real ledger.
+
+Two options serve other tests than the ledger's: ``bin_dir`` names another PostgreSQL's server
+binaries (the OpenADR VTN needs 16 or newer), and ``prefix`` runs every command behind another
+(``nsenter --net=...``), so the server's loopback is that network namespace's.
 """
 
 from __future__ import annotations
@@ -52,16 +56,31 @@ class LocalPostgres:
     port: int
     password: str = field(repr=False)
     run_as: str | None = None
+    bin_dir: Path | None = None
+    prefix: tuple[str, ...] = ()
 
     @classmethod
-    def create(cls, directory: Path | None = None) -> LocalPostgres:
+    def create(
+        cls,
+        directory: Path | None = None,
+        *,
+        bin_dir: Path | None = None,
+        prefix: tuple[str, ...] = (),
+    ) -> LocalPostgres:
         """A server not yet started: a fresh directory, a free port, a random password."""
         run_as = "postgres" if os.geteuid() == 0 else None
         target = directory or Path(tempfile.mkdtemp(prefix="gridshift-pg-"))
         target.mkdir(parents=True, exist_ok=True)
         if run_as is not None:
             shutil.chown(target, user=run_as, group=None)
-        return cls(target, procs.free_port(), secrets.token_urlsafe(18), run_as)
+        return cls(
+            target, procs.free_port(), secrets.token_urlsafe(18), run_as, bin_dir, tuple(prefix)
+        )
+
+    @property
+    def bins(self) -> Path:
+        """The directory of ``initdb``, ``pg_ctl``, ``createdb`` and ``psql`` used."""
+        return self.bin_dir or postgres_bin_dir()
 
     @property
     def data_dir(self) -> Path:
@@ -80,6 +99,7 @@ class LocalPostgres:
         command = list(args)
         if self.run_as is not None:
             command = ["runuser", "-u", self.run_as, "--", *command]
+        command = [*self.prefix, *command]
         try:
             subprocess.run(
                 command,
@@ -99,7 +119,7 @@ class LocalPostgres:
 
     def start(self) -> LocalPostgres:
         """Initialise (once) and start the server; wait until it accepts connections."""
-        bins = postgres_bin_dir()
+        bins = self.bins
         fresh = not (self.data_dir / "PG_VERSION").exists()
         if fresh:
             pwfile = self.directory / ".pwfile"
@@ -171,6 +191,28 @@ class LocalPostgres:
             env={"PGPASSWORD": self.password},
         )
 
+    def run_sql(self, sql_file: Path, *, timeout: float = 60) -> None:
+        """Run the statements of ``sql_file`` in the ``gridshift`` database with ``psql``."""
+        self._run(
+            [
+                str(self.bins / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                DB_USER,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-f",
+                str(sql_file),
+                DB_NAME,
+            ],
+            timeout=timeout,
+            env={"PGPASSWORD": self.password},
+        )
+
     def is_running(self) -> bool:
         """Whether the server's postmaster is alive."""
         pid_file = self.data_dir / "postmaster.pid"
@@ -186,7 +228,7 @@ class LocalPostgres:
             try:
                 self._run(
                     [
-                        str(postgres_bin_dir() / "pg_ctl"),
+                        str(self.bins / "pg_ctl"),
                         "-D",
                         str(self.data_dir),
                         "-m",

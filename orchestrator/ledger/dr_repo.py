@@ -204,3 +204,23 @@ def dr_event_named(session: Session, k8s_name: str) -> DrEventRecord | None:
     with ledger_errors(f"reading DR event {name}"):
         row = session.scalars(select(DrEvent).where(DrEvent.k8s_name == name)).one_or_none()
         return None if row is None else dr_event_record(row)
+
+
+def record_dr_report(
+    session: Session, k8s_name: str, *, state: str, detail: str, at: datetime
+) -> DrEventRecord | None:
+    """Note how the report of the event's outcome went (Sent or Refused); None when the ledger
+    has no event of that object's name. The detail is cut to 4096 characters."""
+    name = validate.text("k8s_name", k8s_name, max_len=vocab.NAME_MAX)
+    report_state = validate.one_of("report_state", state, vocab.DR_REPORT_STATES)
+    when = validate.aware("at", at)
+    with ledger_errors(f"recording the report of DR event {name}"):
+        row = session.scalars(select(DrEvent).where(DrEvent.k8s_name == name)).one_or_none()
+        if row is None:
+            return None
+        row.report_state = report_state
+        row.reported_at = when
+        row.report_detail = detail[:4096]
+        row.updated_at = when
+        session.flush()
+        return dr_event_record(row)

@@ -122,6 +122,10 @@ class DrEvent(Base):
         ),
         CheckConstraint("(outcome IS NULL) = (outcome_at IS NULL)", name="outcome_with_time"),
         CheckConstraint("missing_kw IS NULL OR missing_kw >= 0", name="missing_kw_nonnegative"),
+        CheckConstraint(
+            f"report_state IS NULL OR {one_of('report_state', vocab.DR_REPORT_STATES)}",
+            name="report_state",
+        ),
         UniqueConstraint("k8s_name"),
         Index(None, "zone", "window_start"),
         {
@@ -186,6 +190,17 @@ class DrEvent(Base):
     outcome_at: Mapped[datetime | None] = timestamp(
         "When the outcome was decided: met_at when Met, the response deadline when Missed.",
         nullable=True,
+    )
+    report_state: Mapped[str | None] = mapped_column(
+        String(vocab.LABEL_MAX),
+        comment="Sent (the VTN accepted the outcome's report) or Refused (it answered 4xx; "
+        "not sent again); NULL until reported.",
+    )
+    reported_at: Mapped[datetime | None] = timestamp(
+        "When the report was sent or refused.", nullable=True
+    )
+    report_detail: Mapped[str | None] = mapped_column(
+        Text, comment="What the VTN answered to the report, for people."
     )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True),

@@ -166,6 +166,14 @@ class Ledger:
         with transaction(self._sessions, action) as session:
             return dr_repo.observe_dr_event(session, observation, at=at)
 
+    def record_dr_report(
+        self, k8s_name: str, *, state: str, detail: str, at: datetime
+    ) -> DrEventRecord | None:
+        """Record that the outcome of DR event ``k8s_name`` was reported (``Sent``) or that the
+        VTN refused it (``Refused``); None when the ledger has no such event."""
+        with transaction(self._sessions, f"recording the report of DR event {k8s_name}") as s:
+            return dr_repo.record_dr_report(s, k8s_name, state=state, detail=detail, at=at)
+
     def dr_event_story(self, k8s_name: str) -> DrEventStory | None:
         """A DR event by its object's name, with its transitions and shed curve."""
         with transaction(self._sessions, f"reading DR event {k8s_name}") as session:

@@ -136,6 +136,10 @@ class DrEventRecord:
     outcome: str | None = None
     """Met or Missed once decided; it stays when the state turns Ended."""
     outcome_at: datetime | None = None
+    report_state: str | None = None
+    """Sent or Refused once the outcome was reported to the VTN."""
+    reported_at: datetime | None = None
+    report_detail: str | None = None
 
     @property
     def deadline(self) -> datetime:

@@ -63,6 +63,9 @@ def dr_event_record(row: DrEvent) -> DrEventRecord:
         met_at=row.met_at,
         outcome=row.outcome,
         outcome_at=row.outcome_at,
+        report_state=row.report_state,
+        reported_at=row.reported_at,
+        report_detail=row.report_detail,
     )
 
 

@@ -21,6 +21,7 @@ DR_EVENT_KINDS: Final = ("shed", "import_cap")
 DR_EVENT_STATES: Final = ("Scheduled", "Active", "Met", "Missed", "Ended", "Cancelled")
 DR_EVENT_OUTCOMES: Final = ("Met", "Missed")
 DR_EVENT_FINAL_STATES: Final = ("Ended", "Cancelled")
+DR_REPORT_STATES: Final = ("Sent", "Refused")
 DECISION_ACTIONS: Final = ("move", "hold", "return_home")
 MIGRATION_TRIGGERS: Final = TRIGGERS
 MIGRATION_PHASES: Final = PHASES

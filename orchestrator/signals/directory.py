@@ -3,7 +3,8 @@
 :class:`ZoneDirectory` holds the last list of GridZones read from the hub, so a request is
 resolved without an API call: a native signal names a zone by its name or its ``gridZoneID``;
 an OpenADR event selects every zone whose ``spec.openADR.targets`` share a target with it (or,
-for an event without targets, every zone whose ``programNames`` list the event's program).
+for an event without targets, every zone whose ``programNames`` list the event's program, by
+name or by the id the zone's VTN gave that name: :meth:`ZoneDirectory.note_programs`).
 
 :class:`Hub` is what the processor needs from the hub; ``orchestrator.clusters.hub.HubClient``
 provides it, and the wiring passes one in.
@@ -60,6 +61,7 @@ class ZoneDirectory:
     def __init__(self, zones: Iterable[ZoneView] = ()) -> None:
         self._lock = threading.Lock()
         self._zones: dict[str, ZoneView] = {}
+        self._program_ids: dict[str, frozenset[str]] = {}
         self.replace(zones)
 
     def replace(self, zones: Iterable[ZoneView]) -> None:
@@ -67,6 +69,11 @@ class ZoneDirectory:
         fresh = {zone.name: zone for zone in zones}
         with self._lock:
             self._zones = fresh
+
+    def note_programs(self, zone: str, program_ids: Iterable[str]) -> None:
+        """The ids the zone's VTN gives its ``programNames`` (VTNs send ids in events)."""
+        with self._lock:
+            self._program_ids[zone] = frozenset(program_ids)
 
     def all(self) -> list[ZoneView]:
         """Every zone, by name."""
@@ -97,8 +104,9 @@ class ZoneDirectory:
                 binding = zone.spec.openadr
                 if binding is None:
                     continue
+                programs = {*binding.program_names, *self._program_ids.get(zone.name, ())}
                 if wanted & set(binding.targets) or (
-                    not wanted and program_id is not None and program_id in binding.program_names
+                    not wanted and program_id is not None and program_id in programs
                 ):
                     chosen.append(zone.name)
         if not chosen:

@@ -14,9 +14,10 @@ real values and turns Stale once its TTL passes. Nothing is ever filled in.
   ``GET <url>/price-day-ahead/latest?zone=<area>`` (price; a 404 there is no error), with the
   ``auth-token`` header; the zone is always passed.
 - ``ENTSOE``: day-ahead prices (A44) for bidding zone ``area`` from yesterday to two days ahead.
-- ``OpenADRPoll``: ``GET /events`` for the zone's OpenADR targets at the VTN ``url``, with the
-  OAuth2 client credentials ``<id>:<secret>`` from the Secret; ``area`` names the grid operator
-  this VTN authenticates as on the webhook, so pushed and polled events are the same source.
+- ``OpenADRPoll``: the zone as a VEN of the VTN ``url`` (registration, programs by name, the
+  events the VTN shows it: :mod:`orchestrator.signals.openadr_ven`), with the OAuth2 client
+  credentials ``<id>:<secret>`` from the Secret; ``area`` names the grid operator this VTN
+  authenticates as on the webhook, so pushed and polled events are the same source.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,8 +37,7 @@ from orchestrator.errors import ConfigError, SignalError
 from orchestrator.signals.directory import ZoneView
 from orchestrator.signals.entsoe import entsoe_signals, parse_a44
 from orchestrator.signals.model import Signal
-from orchestrator.signals.openadr_client import ClientCredentials, VtnClient
-from orchestrator.signals.openadr_map import event_signals
+from orchestrator.signals.openadr_ven import Vens
 from orchestrator.signals.timing import parse_time, utc
 from orchestrator.signals.tou import Schedule, tou_signals
 from orchestrator.signals.tou_data import dataset_schedule
@@ -57,11 +56,6 @@ def schedule_for(zone: ZoneView, on: datetime) -> Schedule | None:
     if spec.grid_zone_id:
         return dataset_schedule(spec.grid_zone_id, on=on.date())
     return None
-
-
-def openadr_operator(feed: PriceFeed) -> str:
-    """The operator name polled OpenADR events are recorded under."""
-    return feed.area or "vtn-" + (urlsplit(feed.url or "").hostname or "unknown")
 
 
 def _path(document: Any, path: str) -> Any:
@@ -98,6 +92,7 @@ class FeedPoller:
         self.clock = clock
         self.timeout_seconds = timeout_seconds
         self.timeout = httpx.Timeout(timeout_seconds)
+        self.vens = Vens(http=http, secrets=secrets, timeout_seconds=timeout_seconds)
 
     async def poll(self, zone: ZoneView, feed: PriceFeed) -> list[Signal]:
         """The feed's signals now; ``SignalError`` when the feed failed or its answer is bad."""
@@ -245,52 +240,8 @@ class FeedPoller:
         revision = hashlib.sha256(answer.content).hexdigest()[:12]
         return entsoe_signals(points, zone=zone.name, revision=revision)
 
-    async def _vtn(self, zone: ZoneView, feed: PriceFeed) -> VtnClient:
-        if not feed.url or zone.spec.openadr is None:
-            raise SignalError("OpenADRPoll feed: url and spec.openADR are required")
-        secret = await self._secret(feed)
-        return VtnClient(
-            feed.url,
-            credentials=ClientCredentials.parse(secret) if secret else None,
-            http=self.http,
-            timeout_seconds=self.timeout_seconds,
-        )
-
-    async def subscribe(
-        self,
-        zone: ZoneView,
-        feed: PriceFeed,
-        *,
-        callback_url: str,
-        client_name: str,
-        bearer_token: str,
-    ) -> str:
-        """Make sure the feed's VTN notifies ``callback_url`` of the zone's events."""
-        vtn = await self._vtn(zone, feed)
-        binding = zone.spec.openadr
-        return await vtn.ensure_subscription(
-            client_name=client_name,
-            callback_url=callback_url,
-            bearer_token=bearer_token,
-            targets=list(binding.targets) if binding else [],
-        )
-
     async def _openadr(self, zone: ZoneView, feed: PriceFeed, now: datetime) -> list[Signal]:
-        vtn = await self._vtn(zone, feed)
-        binding = zone.spec.openadr
-        events = await vtn.events(targets=list(binding.targets) if binding else [])
-        source = f"openadr:{openadr_operator(feed)}"
-        signals: list[Signal] = []
-        for event in events:
-            signals += event_signals(
-                event,
-                operation="UPDATE",
-                source=source,
-                zones=[zone.name],
-                now=now,
-                horizon=now + timedelta(days=2),
-            )
-        return signals
+        return await self.vens.poll(zone, feed, now)
 
 
 def _em_signal(

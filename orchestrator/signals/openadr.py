@@ -121,6 +121,26 @@ class Event(_Wire):
         return None
 
 
+class Program(_Wire):
+    """An OpenADR PROGRAM object (its id and name: what resolves ``programNames``)."""
+
+    id: Text128
+    program_name: Annotated[str, StringConstraints(max_length=128)] = Field(alias="programName")
+    targets: list[Text128 | ValuesMap] | None = Field(default=None, max_length=128)
+
+
+class Ven(_Wire):
+    """An OpenADR VEN object as a VTN returns it."""
+
+    id: Text128
+    ven_name: Annotated[str, StringConstraints(max_length=128)] = Field(alias="venName")
+    targets: list[Text128 | ValuesMap] | None = Field(default=None, max_length=128)
+
+    def target_names(self) -> list[str]:
+        """The VEN's targets (assigned by the VTN's operator in 3.1) as strings."""
+        return flatten_targets(self.targets)
+
+
 class Notification(_Wire):
     """What a VTN sends to a subscription's callback."""
 

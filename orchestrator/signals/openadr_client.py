@@ -6,15 +6,28 @@
 - :meth:`VtnClient.ensure_subscription`: one webhook subscription per client name and callback
   URL, for EVENT objects, created once and updated when its targets or token changed.
   Operations are CRUD for 3.1.0 and HTTP verbs for 3.0.1.
-- :meth:`VtnClient.events`: ``GET /events`` with our targets, paged (``skip``/``limit`` 50,
-  at most 20 pages): the fallback when notifications do not arrive and the catch-up after
-  downtime.
+- :meth:`VtnClient.vens` and :meth:`VtnClient.register_ven`: the VEN objects this client may
+  see (``GET /vens``; a 3.1 VTN shows a VEN client its own), and ``POST``/``PUT /vens`` with
+  objectType ``VEN_VEN_REQUEST`` (3.1.0: name and attributes; the VTN's operator assigns the
+  targets) or the name and targets (3.0.1, where a VEN sets its own).
+- :meth:`VtnClient.programs`: ``GET /programs``, paged: what resolves program names to ids.
+- :meth:`VtnClient.events`: ``GET /events``, paged (``skip``/``limit`` 50, at most 20 pages),
+  optionally for one ``programID`` and targets: the fallback when notifications do not arrive
+  and the catch-up after downtime.
 - :meth:`VtnClient.event_document`: ``GET /events/{id}`` as raw camelCase JSON (for its
   ``reportDescriptors`` and ``programID``); ``None`` when the VTN answers 4xx (gone, or not
   readable with a VEN's scopes).
 - :meth:`VtnClient.post_report`: ``POST /reports``.
+- :meth:`VtnClient.mqtt_binding`: the 3.1 MQTT notifier binding (``GET /notifiers`` for the
+  broker and its authentication, ``GET /notifiers/mqtt/topics/vens/{venID}/events`` for the
+  topic of our VEN's events); None when the VTN offers no MQTT. openleadr-vtn 0.2.8 names
+  ``events/vens/<id>/+`` there but publishes on ``vens/<id>/events/<operation>``: both are
+  subscribed to.
 
-Every failure (HTTP error, timeout, unexpected body) is a ``SignalError`` naming the VTN call.
+Every failure (HTTP error, timeout, unexpected body) is a ``SignalError`` naming the VTN call;
+a 4xx answer is a :class:`VtnRefusedError` (the VTN will not accept the same request again),
+except 401, 403, 408 and 429. A 401 is first answered with one fresh token (the old one expired,
+or the VTN restarted with a new signing key) and the request sent again.
 """
 
 from __future__ import annotations
@@ -30,7 +43,9 @@ from pydantic import ValidationError
 from orchestrator.errors import SignalError
 from orchestrator.signals.openadr import (
     Event,
+    Program,
     Subscription,
+    Ven,
     coerce_keys,
     describe_validation,
     flatten_targets,
@@ -38,11 +53,32 @@ from orchestrator.signals.openadr import (
 
 PAGE = 50
 MAX_PAGES = 20
+RETRYABLE = frozenset({401, 403, 408, 429})
+"""4xx answers about the caller's token or pace, not the request: worth trying again later."""
 Version = Literal["3.0.1", "3.1.0"]
 _OPERATIONS: dict[Version, list[str]] = {
     "3.1.0": ["CREATE", "UPDATE", "DELETE"],
     "3.0.1": ["POST", "PUT", "DELETE"],
 }
+
+
+@dataclass(frozen=True, slots=True)
+class MqttBinding:
+    """The broker a VTN publishes notifications to, the topic of our events, how to log in
+    (``bearer``: the client id as user name and the bearer token as password)."""
+
+    uri: str
+    topics: tuple[str, ...]
+    bearer: bool
+
+
+class VtnRefusedError(SignalError):
+    """The VTN answered 4xx: the request is wrong for it, and sending it again will not help."""
+
+    def __init__(self, message: str, *, status: int, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,21 +122,33 @@ class VtnClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         what = f"{method} {path} at VTN {self.base_url}"
-        headers = {"Authorization": f"Bearer {await self.token()}"} if self.credentials else {}
         try:
-            answer = await self.http.request(
-                method, f"{self.base_url}{path}", headers=headers, timeout=self.timeout, **kwargs
-            )
+            answer = await self._send(method, path, **kwargs)
+            if answer.status_code == 401 and self.credentials is not None:
+                self._token = None  # expired, or the VTN signs with a new key: one fresh token
+                answer = await self._send(method, path, **kwargs)
             answer.raise_for_status()
             return answer.json() if answer.content else None
         except httpx.HTTPStatusError as exc:
-            raise SignalError(f"{what}: HTTP {exc.response.status_code}") from exc
+            status = exc.response.status_code
+            if 400 <= status < 500 and status not in RETRYABLE:
+                detail = exc.response.text[:512]
+                raise VtnRefusedError(
+                    f"{what}: HTTP {status} {detail}".strip(), status=status, detail=detail
+                ) from exc
+            raise SignalError(f"{what}: HTTP {status}") from exc
         except httpx.TimeoutException as exc:
             raise SignalError(f"{what}: timed out") from exc
         except httpx.HTTPError as exc:
             raise SignalError(f"{what}: {type(exc).__name__} {exc}") from exc
         except ValueError as exc:
             raise SignalError(f"{what}: the answer is not JSON") from exc
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {await self.token()}"} if self.credentials else {}
+        return await self.http.request(
+            method, f"{self.base_url}{path}", headers=headers, timeout=self.timeout, **kwargs
+        )
 
     async def token(self) -> str:
         """A bearer token from the VTN's token endpoint, reused until shortly before expiry."""
@@ -147,27 +195,74 @@ class VtnClient:
         self.token_url = url
         return url
 
-    async def events(self, *, targets: list[str], program_id: str | None = None) -> list[Event]:
-        """Every event for ``targets`` (and ``program_id``), all pages."""
-        found: list[Event] = []
+    async def _pages(
+        self, path: str, params: list[tuple[str, str | int]]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Every object of a paged list, with its position; camelCase keys."""
+        found: list[tuple[int, dict[str, Any]]] = []
         for page in range(MAX_PAGES):
-            params: list[tuple[str, str | int]] = [("skip", page * PAGE), ("limit", PAGE)]
-            params += [("targets", t) for t in targets]
-            if program_id:
-                params.append(("programID", program_id))
-            body = await self._request("GET", "/events", params=params)
+            paged: list[tuple[str, str | int]] = [("skip", page * PAGE), ("limit", PAGE)]
+            body = await self._request("GET", path, params=[*paged, *params])
             if not isinstance(body, list):
-                raise SignalError(f"GET /events at VTN {self.base_url}: expected a list")
+                raise SignalError(f"GET {path} at VTN {self.base_url}: expected a list")
             for index, item in enumerate(body):
-                try:
-                    found.append(Event.model_validate(coerce_keys(item)))
-                except ValidationError as exc:
-                    raise SignalError(
-                        describe_validation(exc, prefix=f"events.{page * PAGE + index}")
-                    ) from exc
+                if not isinstance(item, dict):
+                    raise SignalError(f"GET {path} at VTN {self.base_url}: item is no object")
+                found.append((page * PAGE + index, coerce_keys(item)))
             if len(body) < PAGE:
                 break
         return found
+
+    async def events(
+        self, *, targets: list[str] | None = None, program_id: str | None = None
+    ) -> list[Event]:
+        """Every event the VTN shows us (for ``targets`` and ``program_id``), all pages."""
+        params: list[tuple[str, str | int]] = [("targets", t) for t in targets or []]
+        if program_id:
+            params.append(("programID", program_id))
+        found: list[Event] = []
+        for position, item in await self._pages("/events", params):
+            try:
+                found.append(Event.model_validate(item))
+            except ValidationError as exc:
+                raise SignalError(describe_validation(exc, prefix=f"events.{position}")) from exc
+        return found
+
+    async def programs(self) -> list[Program]:
+        """Every program the VTN shows us, all pages."""
+        found: list[Program] = []
+        for position, item in await self._pages("/programs", []):
+            try:
+                found.append(Program.model_validate(item))
+            except ValidationError as exc:
+                raise SignalError(describe_validation(exc, prefix=f"programs.{position}")) from exc
+        return found
+
+    async def vens(self) -> list[Ven]:
+        """The VEN objects the VTN shows this client (a 3.1 VTN: its own)."""
+        found: list[Ven] = []
+        for position, item in await self._pages("/vens", []):
+            try:
+                found.append(Ven.model_validate(item))
+            except ValidationError as exc:
+                raise SignalError(describe_validation(exc, prefix=f"vens.{position}")) from exc
+        return found
+
+    async def register_ven(
+        self, *, name: str, targets: list[str], ven_id: str | None = None
+    ) -> Ven:
+        """Create (``ven_id`` None) or update our VEN object; the VTN's answer."""
+        body: dict[str, Any] = {"objectType": "VEN_VEN_REQUEST", "venName": name}
+        if self.version == "3.0.1":
+            body = {"objectType": "VEN", "venName": name, "targets": targets}
+        if ven_id is None:
+            answer = await self._request("POST", "/vens", json=body)
+        else:
+            answer = await self._request("PUT", f"/vens/{quote(ven_id, safe='')}", json=body)
+        try:
+            return Ven.model_validate(coerce_keys(answer))
+        except ValidationError as exc:
+            raise SignalError(describe_validation(exc, prefix="ven")) from exc
 
     async def ensure_subscription(
         self,
@@ -222,7 +317,7 @@ class VtnClient:
         except SignalError as exc:
             cause = exc.__cause__
             if isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code < 500:
-                return None
+                return None  # gone, or not readable with a VEN's scopes
             raise
         if not isinstance(body, dict):
             raise SignalError(f"GET /events/{{id}} at VTN {self.base_url}: expected an object")
@@ -232,3 +327,27 @@ class VtnClient:
     async def post_report(self, report: dict[str, Any]) -> None:
         """Send a report (``eventID``, ``clientName``, ``resources`` ...)."""
         await self._request("POST", "/reports", json=report)
+
+    async def mqtt_binding(self, ven_id: str) -> MqttBinding | None:
+        """Where and how the VTN publishes our VEN's event notifications; None without MQTT."""
+        body = await self._request("GET", "/notifiers")
+        mqtt = body.get("MQTT") if isinstance(body, dict) else None
+        if not isinstance(mqtt, dict):
+            return None
+        uris = mqtt.get("URIS")
+        if not isinstance(uris, list) or not uris or not isinstance(uris[0], str):
+            raise SignalError(f"GET /notifiers at VTN {self.base_url}: MQTT without URIS")
+        auth = mqtt.get("authentication")
+        method = auth.get("method") if isinstance(auth, dict) else None
+        path = f"/notifiers/mqtt/topics/vens/{quote(ven_id, safe='')}/events"
+        topics = await self._request("GET", path)
+        found = topics.get("topics") if isinstance(topics, dict) else None
+        topic = found.get("ALL") if isinstance(found, dict) else None
+        if not isinstance(topic, str) or not topic:
+            raise SignalError(f"GET {path} at VTN {self.base_url}: no ALL topic")
+        bearer = isinstance(method, str) and method.replace("_", "").upper() == "OAUTH2BEARERTOKEN"
+        topics = [topic]
+        swapped = topic.replace(f"events/vens/{ven_id}/", f"vens/{ven_id}/events/")
+        if swapped != topic:
+            topics.append(swapped)
+        return MqttBinding(uri=uris[0], topics=tuple(topics), bearer=bearer)

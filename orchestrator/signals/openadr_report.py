@@ -7,7 +7,9 @@ event's window, with these payloads:
 - ``USAGE``: the load the zone still draws, ``zone_load_kw`` (kW; kWh over the window when the
   descriptor asks for ``KWH``);
 - ``DELTA_USAGE``: the change the response made, ``-achieved_kw`` (negative = shed);
-- ``DEMAND``: like ``USAGE`` in kW, when the event asks for it.
+- ``DEMAND``: like ``USAGE`` in kW, when the event asks for it;
+- ``BASELINE``: what the zone would draw without the response, ``zone_load_kw + achieved_kw``
+  (kW, or kWh over the window), when the event asks for it.
 
 The event's ``reportDescriptors`` decide which of these are sent and in which ``units`` and
 ``readingType`` (``KW``, ``W``, ``MW``, ``KWH``, ``WH``, ``MWH``). Other payload types or units
@@ -44,7 +46,7 @@ MAX_DESCRIPTORS = 64
 _POWER = {"KW": 1.0, "W": 1000.0, "MW": 0.001}
 _ENERGY = {"KWH": 1.0, "WH": 1000.0, "MWH": 0.001}
 _LOAD_TYPES = frozenset({"USAGE", "DEMAND"})
-_SUPPORTED = _LOAD_TYPES | {"DELTA_USAGE"}
+_SUPPORTED = _LOAD_TYPES | {"DELTA_USAGE", "BASELINE"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +202,12 @@ def build_report(
                 "units": descriptor.units or "KW",
             }
         )
-        kw = (
-            outcome.zone_load_kw if descriptor.payload_type in _LOAD_TYPES else -outcome.achieved_kw
-        )
+        if descriptor.payload_type in _LOAD_TYPES:
+            kw = outcome.zone_load_kw
+        elif descriptor.payload_type == "BASELINE":
+            kw = outcome.zone_load_kw + outcome.achieved_kw
+        else:
+            kw = -outcome.achieved_kw
         payloads.append({"type": descriptor.payload_type, "values": [round(kw * factor, 6)]})
     aggregate = any(d.aggregate for d in descriptors or ())
     report: dict[str, ReportJson] = {}

@@ -9,6 +9,11 @@ the period):
 - ``signals.reconcile`` (leader): reconcile every zone, which also turns zones Stale;
 - ``signals.feed.<zone>.<n>`` (leader): poll one feed and record what it returns.
 
+An ``OpenADRPoll`` feed whose VTN offers MQTT notifications also gets a subscriber task (after
+its first poll registered the VEN; :mod:`orchestrator.signals.openadr_mqtt`): each notification
+is recorded at once, and every (re)connection triggers a poll to catch up. Polling goes on as
+the fallback.
+
 Signals the webhook records wake the processing loop at once (leader only); a non-leader's
 webhook still records them and the leader's next reconcile picks them up from the ledger.
 ``leader`` is a callable, so the Lease-based election decides per run.
@@ -17,6 +22,8 @@ webhook still records them and the leader's next reconcile picks them up from th
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
@@ -29,14 +36,17 @@ from orchestrator.api.gridzone import PriceFeed
 from orchestrator.errors import GridshiftError
 from orchestrator.signals.auth import TokenStore, credentials_from_secret
 from orchestrator.signals.directory import Hub, ZoneDirectory, ZoneView
-from orchestrator.signals.feeds import FeedPoller, openadr_operator
+from orchestrator.signals.feeds import FeedPoller
 from orchestrator.signals.ingest import Ingestor
+from orchestrator.signals.openadr import parse_notification
+from orchestrator.signals.openadr_mqtt import listen
 from orchestrator.signals.openadr_report import (
     DrOutcome,
     build_report,
     outcome_state,
     report_descriptors,
 )
+from orchestrator.signals.openadr_ven import openadr_operator
 from orchestrator.signals.processor import Processor
 
 log = logging.getLogger(__name__)
@@ -84,6 +94,7 @@ class SignalService:
         self._task: asyncio.Task[None] | None = None
         self._feed_jobs: dict[str, str] = {}
         self._subscribed: set[str] = set()
+        self._listeners: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self.callback_url = callback_url
         self.client_name = client_name
         ingestor.on_recorded = self.recorded
@@ -112,6 +123,8 @@ class SignalService:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        for job_id in list(self._listeners):
+            await self._stop_listener(job_id)
 
     def _every(
         self,
@@ -194,6 +207,9 @@ class SignalService:
         for job_id in set(self._feed_jobs) - set(wanted):
             if self.scheduler.get_job(job_id) is not None:
                 self.scheduler.remove_job(job_id)
+        for job_id, (config, _) in list(self._listeners.items()):
+            if job_id not in wanted or wanted[job_id][2].model_dump_json() != config:
+                self._listeners.pop(job_id)[1].cancel()
         now = datetime.now(UTC)
         configs = {}
         for job_id, (zone_name, position, feed) in wanted.items():
@@ -216,7 +232,7 @@ class SignalService:
         credentials = self.tokens.snapshot().get(openadr_operator(feed))
         if key in self._subscribed or credentials is None:
             return
-        await self.feeds.subscribe(
+        await self.feeds.vens.subscribe(
             zone,
             feed,
             callback_url=self.callback_url,
@@ -238,6 +254,10 @@ class SignalService:
             outcome = await asyncio.to_thread(self.ingestor.record, signals)
             if not signals:
                 self.recorded({zone_name}, self.ingestor.clock())
+            if feed.type == "OpenADRPoll":
+                link = await self.feeds.vens.link(zone, feed)
+                self.zones.note_programs(zone_name, link.programs.values())
+                await self._listen(zone, index, feed)
         except GridshiftError as exc:
             log.warning("feed %s of gridzone=%s failed: %s", feed.type, zone_name, exc)
             metrics.signals_counted(feed.type.lower(), "failed")
@@ -253,6 +273,60 @@ class SignalService:
             outcome.duplicates,
         )
         return outcome.accepted
+
+    async def _listen(self, zone: ZoneView, index: int, feed: PriceFeed) -> None:
+        """Start the MQTT subscriber of the zone's VEN once it is registered."""
+        job_id = f"{FEED_JOB}{zone.name}.{index}"
+        running = self._listeners.get(job_id)
+        if running is not None and not running[1].done():
+            return
+        link = await self.feeds.vens.link(zone, feed)
+        if link.ven is None:
+            return
+
+        async def deliver(payload: bytes) -> None:
+            await self._notified(zone.name, index, payload)
+
+        async def connected() -> None:
+            await self.poll(zone.name, index)
+
+        task = asyncio.create_task(
+            listen(link.client, link.ven.id, deliver=deliver, connected=connected),
+            name=f"openadr-mqtt-{zone.name}-{index}",
+        )
+        self._listeners[job_id] = (feed.model_dump_json(), task)
+
+    async def _stop_listener(self, job_id: str) -> None:
+        _, task = self._listeners.pop(job_id)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _notified(self, zone_name: str, index: int, payload: bytes) -> None:
+        """Record one MQTT notification for the zone (leader only)."""
+        zone = self.zones.get(zone_name)
+        if not self.leader() or zone is None or index >= len(zone.spec.price_feeds):
+            return
+        feed = zone.spec.price_feeds[index]
+        try:
+            notification = parse_notification(json.loads(payload))
+            signals = await self.feeds.vens.notified(
+                zone, feed, notification, self.ingestor.clock()
+            )
+            outcome = await asyncio.to_thread(self.ingestor.record, signals)
+        except (ValueError, GridshiftError) as exc:
+            log.warning("MQTT notification for gridzone=%s not recorded: %s", zone_name, exc)
+            metrics.signals_counted("openadrmqtt", "failed")
+            return
+        metrics.signals_counted("openadrmqtt", "accepted", outcome.accepted)
+        metrics.signals_counted("openadrmqtt", "duplicate", outcome.duplicates)
+        log.info(
+            "MQTT notification %s for gridzone=%s: %d new, %d repeated",
+            notification.operation,
+            zone_name,
+            outcome.accepted,
+            outcome.duplicates,
+        )
 
     async def report_dr_outcome(
         self,
@@ -288,7 +362,7 @@ class SignalService:
                 "did not report DR event=%s of gridzone=%s: the zone has no VTN", event_id, zone
             )
             return False
-        vtn = await self.feeds._vtn(view, feed)
+        vtn = await self.feeds.vens.client(view, feed)
         event = await vtn.event_document(event_id)
         found = event.get("programID") if event is not None else None
         outcome = DrOutcome(

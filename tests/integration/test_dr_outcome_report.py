@@ -24,6 +24,7 @@ from orchestrator.controller.snapshot import build, read_hub
 from orchestrator.devenv import Fleet
 from orchestrator.errors import SignalError
 from orchestrator.ledger.handle import Ledger
+from orchestrator.signals.openadr_client import VtnRefusedError
 
 pytestmark = pytest.mark.integration
 
@@ -33,10 +34,13 @@ HUB = "shanghai"
 class Vtn:
     """What the grid operator was told; fails the first ``failures`` times."""
 
-    def __init__(self, event: str, *, failures: int = 0, has_vtn: bool = True) -> None:
+    def __init__(
+        self, event: str, *, failures: int = 0, has_vtn: bool = True, refuse: bool = False
+    ) -> None:
         self.event = event
         self.failures = failures
         self.has_vtn = has_vtn
+        self.refuse = refuse
         self.calls: list[tuple[str, str, float]] = []
 
     async def __call__(
@@ -45,6 +49,12 @@ class Vtn:
         self.calls.append((obj["metadata"]["name"], status.state, zone_load_kw))
         if obj["metadata"]["name"] != self.event:
             return False  # another test's event in the shared hub: leave it alone
+        if self.refuse:
+            raise VtnRefusedError(
+                "POST /reports at VTN http://vtn.invalid: HTTP 409 unknown event",
+                status=409,
+                detail="unknown event",
+            )
         if self.failures > 0:
             self.failures -= 1
             raise SignalError("POST /reports at VTN http://vtn.invalid: HTTP 503")
@@ -155,4 +165,29 @@ def test_the_ledger_follows_the_event_to_its_end(hub: HubClient, ledger_door: Le
     assert (ended.event.state, ended.event.outcome) == ("Ended", "Missed")
     assert [t.state for t in ended.transitions] == ["Missed", "Ended"]
     assert [s.sampled_at for s in ended.samples][-1] == closed
+    hub.objects.delete_cluster_custom_object(GROUP, VERSION, "demandresponseevents", name)
+
+
+def test_a_refused_report_is_recorded_and_never_sent_again(
+    hub: HubClient, ledger_door: Ledger
+) -> None:
+    """The VTN answers 409: one attempt, the event says Reported=False (ReportRefused), the
+    ledger says Refused; neither this leader nor the next sends it again."""
+    now = datetime.now(UTC)
+    name = _missed_event(hub, now)
+    vtn = Vtn(name, refuse=True)
+    leader = DemandResponses(hub, ledger_door, report=vtn)
+    found = _round(leader, hub, now, name)
+    for step in range(1, 3):
+        found = _round(leader, hub, now + step * 2 * REPORT_RETRY, name)
+    _round(DemandResponses(hub, ledger_door, report=vtn), hub, now + 7 * REPORT_RETRY, name)
+    assert vtn.ours() == [(name, "Missed")]
+    assert "reportedAt" not in found["status"]
+    (reported,) = [c for c in found["status"]["conditions"] if c["type"] == "Reported"]
+    assert (reported["status"], reported["reason"]) == ("False", "ReportRefused")
+    assert "HTTP 409" in reported["message"]
+    story = ledger_door.dr_event_story(name)
+    assert story is not None
+    assert story.event.report_state == "Refused"
+    assert "HTTP 409" in (story.event.report_detail or "")
     hub.objects.delete_cluster_custom_object(GROUP, VERSION, "demandresponseevents", name)

@@ -14,6 +14,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CheckConstraint, Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from orchestrator.ledger.db import make_engine
 from orchestrator.ledger.models import Base
@@ -59,7 +60,7 @@ def test_upgrade_downgrade_upgrade_round_trips(database_url: str, engine: Engine
     again."""
     upgrade_to_head(database_url)
     assert tables(engine) >= LEDGER_TABLES
-    assert current_revision(database_url) == head_revision() == "0002"
+    assert current_revision(database_url) == head_revision() == "0003"
 
     downgrade_to_base(database_url)
     assert tables(engine) <= {"alembic_version"}
@@ -68,7 +69,7 @@ def test_upgrade_downgrade_upgrade_round_trips(database_url: str, engine: Engine
 
     upgrade_to_head(database_url)
     assert tables(engine) >= LEDGER_TABLES
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
 
 
 CHAIN_TABLES = {"dr_event_transitions", "dr_event_samples", "decision_signals"}
@@ -119,6 +120,38 @@ def test_0002_keeps_the_rows_of_0001_both_ways(database_url: str, engine: Engine
     assert "decision_id" not in columns
     upgrade_to_head(database_url)
     assert current_revision(database_url) == head_revision()
+
+
+def test_0003_adds_the_report_columns_and_keeps_the_rows_both_ways(
+    database_url: str, engine: Engine
+) -> None:
+    """A DR event written at 0002 gets empty report columns, which accept Sent or Refused only;
+    downgrading to 0002 drops them and keeps the row."""
+    downgrade_to_base(database_url)
+    upgrade_to(database_url, "0002")
+    with engine.begin() as connection:
+        for statement in ROWS_OF_0001:
+            connection.execute(text(statement))
+    upgrade_to(database_url, "0003")
+    with engine.begin() as connection:
+        row = connection.execute(
+            text("SELECT report_state, reported_at, report_detail FROM dr_events WHERE id = 7")
+        ).one()
+        assert tuple(row) == (None, None, None)
+        connection.execute(
+            text(
+                "UPDATE dr_events SET report_state = 'Refused', reported_at = now(), "
+                "report_detail = 'HTTP 409' WHERE id = 7"
+            )
+        )
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(text("UPDATE dr_events SET report_state = 'Maybe' WHERE id = 7"))
+    downgrade_to(database_url, "0002")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM dr_events")).scalar_one() == 1
+        columns = {c["name"] for c in inspect(connection).get_columns("dr_events")}
+    assert not columns & {"report_state", "reported_at", "report_detail"}
+    upgrade_to_head(database_url)
 
 
 def test_autogenerate_finds_no_difference(database_url: str, engine: Engine) -> None:
@@ -197,7 +230,7 @@ def test_processes_upgrading_together_take_turns(database_url: str, engine: Engi
             outputs = [upgrade.communicate(timeout=60)[1] for upgrade in upgrades]
     assert queued == 2
     assert [upgrade.returncode for upgrade in upgrades] == [0, 0], outputs
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
     assert tables(engine) >= LEDGER_TABLES
 
 
@@ -220,7 +253,7 @@ def test_threads_upgrading_together_take_turns(database_url: str, engine: Engine
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
 
 
 def test_the_alembic_command_line_reads_pyproject_and_takes_a_url(database_url: str) -> None:
@@ -235,4 +268,4 @@ def test_the_alembic_command_line_reads_pyproject_and_takes_a_url(database_url: 
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "0002 (head)" in result.stdout
+    assert "0003 (head)" in result.stdout

@@ -93,6 +93,8 @@ VTN: dict[tuple[str, str], tuple[int, str, bytes]] = {
     ("POST", "/vtn/token"): (200, JSON, b'{"access_token":"jwt-feeds","expires_in":3600}'),
     ("GET", "/vtn/subscriptions"): (200, JSON, b"[]"),
     ("POST", "/vtn/subscriptions"): (201, JSON, b'{"id":"sub-feeds"}'),
+    ("GET", "/vtn/vens"): (200, JSON, b"[]"),
+    ("POST", "/vtn/vens"): (201, JSON, b'{"id":"ven-feeds","venName":"gs","targets":[]}'),
 }
 # What each path answers when the provider is healthy: (content type, body).
 SAMPLES: dict[str, tuple[str, bytes]] = {
@@ -344,7 +346,8 @@ def test_feed_failure_ends_stale_after_ttl(env: Env, provider: str, failure: str
 
 
 def test_providers_send_their_credentials_and_parameters(env: Env) -> None:
-    """Electricity Maps gets auth-token and zone, ENTSO-E A44 with token, the VTN an OAuth2 bearer."""
+    """Electricity Maps gets auth-token and zone, ENTSO-E A44 with token, the VTN an OAuth2 bearer
+    and a VEN registration."""
     env.feeds.requests.clear()
     for provider in ("ElectricityMaps", "ENTSOE", "OpenADRPoll"):
         spec, _ = feed_spec(env, provider)
@@ -367,7 +370,8 @@ def test_providers_send_their_credentials_and_parameters(env: Env) -> None:
     assert form["client_id"] == ["ven-1"]
     query, headers = by_path["/vtn/events"]
     assert headers["Authorization"] == "Bearer jwt-feeds"
-    assert query["targets"] == [f"feeds-{RUN}"]
+    assert "targets" not in query, "a 3.1 VTN filters by the VEN's targets itself"
+    assert ("POST", "/vtn/vens") in {(m, p) for m, p, _, _ in env.feeds.requests}
 
 
 def test_openadr_poll_subscribes_our_webhook_once(env: Env) -> None:

@@ -120,7 +120,7 @@ def test_the_revisions_render_as_sql_without_a_database() -> None:
 def test_migrations_live_in_the_repository_directory() -> None:
     """The schema module finds migrations/ next to the package, with one head revision."""
     assert (MIGRATIONS_DIR / "env.py").is_file()
-    assert head_revision() == "0002"
+    assert head_revision() == "0003"
 
 
 def test_migrating_without_a_database_url_says_how_to_give_one(

@@ -36,10 +36,12 @@ def test_outcomes_phases_and_triggers_are_the_apis() -> None:
 
 
 def test_every_feed_type_is_a_signal_source() -> None:
-    """Each PriceFeed type, lower-cased, is a source; so are both webhook endpoints."""
+    """Each PriceFeed type, lower-cased, is a source; so are both webhook endpoints and OpenADR
+    MQTT notifications."""
     feed_types = get_args(PriceFeed.model_fields["type"].annotation)
     assert feed_types, "PriceFeed.type is a closed set"
-    assert {t.lower() for t in feed_types} | {"native", "openadr"} == set(metrics.SIGNAL_SOURCES)
+    others = {"native", "openadr", "openadrmqtt"}
+    assert {t.lower() for t in feed_types} | others == set(metrics.SIGNAL_SOURCES)
 
 
 # -- definitions -----------------------------------------------------------------------------

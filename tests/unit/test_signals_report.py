@@ -143,6 +143,14 @@ def test_usage_in_kwh_is_energy_over_the_window() -> None:
     assert descriptors(report) == {"USAGE": ("ESTIMATED", "KWH")}
 
 
+def test_baseline_is_the_load_without_the_response() -> None:
+    """BASELINE asked in kW: the load still drawn plus what was shed (1480 + 520 kW)."""
+    asked = [ReportDescriptor("BASELINE", "ESTIMATED", "KW"), ReportDescriptor("USAGE")]
+    report = build_report(OUTCOME, client_name="gridshift", descriptors=asked)
+    assert payloads(report) == {"BASELINE": 2000.0, "USAGE": 1480.0}
+    assert descriptors(report)["BASELINE"] == ("ESTIMATED", "KW")
+
+
 def test_delta_usage_alone_in_watts_keeps_the_reading_type_asked() -> None:
     """DELTA_USAGE in W with readingType SUMMED: -520 kW is -520000 W, SUMMED kept."""
     asked = [ReportDescriptor("DELTA_USAGE", "SUMMED", "W")]
