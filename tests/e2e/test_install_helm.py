@@ -23,6 +23,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ import pytest
 import yaml
 from conftest import Stage, create_migration, create_workload, wait_ended, wait_placed, workload
 from kube import apps, core, wait_for
-from kubernetes import client
+from kubernetes import client, watch
 from operator_process import HUB, NAMESPACE
 from sqlalchemy import text
 
@@ -100,7 +101,7 @@ class Release:
         return found
 
     def logs(self, pod: str) -> str:
-        return self.stage.fleet.kubectl(HUB, "logs", "-n", NAMESPACE, pod, "--tail=400")
+        return self.stage.fleet.kubectl(HUB, "logs", "-n", NAMESPACE, pod)
 
 
 def _ready(pod: client.V1Pod) -> bool:
@@ -318,10 +319,38 @@ def test_a_move_driven_by_the_installed_operator_completes(release: Release) -> 
 
 
 def test_helm_test_runs_its_pod_and_passes(release: Release) -> None:
-    """`helm test`: its Pod (the operator image) gets /healthz through the Service."""
-    output = release.helm("test", RELEASE, "-n", NAMESPACE, "--logs", "--timeout", "180s")
+    """`helm test`: its Pod (the operator image's python3.11) runs on the real node, gets
+    /healthz through the Service, exits 0, and is removed once it passed."""
+    test_pod = f"{RELEASE}-test-healthz"
+    seen: list[client.V1Pod] = []
+    pods = core(release.stage.fleet.kubeconfig(HUB))
+
+    def watch_the_test_pod() -> None:  # the Pod is deleted as soon as it passed: watch it live
+        stream = watch.Watch()
+        for event in stream.stream(pods.list_namespaced_pod, NAMESPACE, timeout_seconds=240,
+                                   field_selector=f"metadata.name={test_pod}"):  # fmt: skip
+            seen.append(event["object"])
+            if event["type"] == "DELETED":
+                stream.stop()
+
+    watcher = threading.Thread(target=watch_the_test_pod, daemon=True)
+    watcher.start()
+    time.sleep(1.0)  # the watch is open before the Pod exists
+    output = release.helm("test", RELEASE, "-n", NAMESPACE, "--timeout", "180s")
+    watcher.join(timeout=60)
     assert "Phase:          Succeeded" in output, output
-    assert "/healthz 200" in output, output
+    assert seen, "the test Pod was never seen"
+    assert {p.spec.node_name for p in seen if p.spec.node_name} == {node_name(HUB)}
+    exits = [
+        s.state.terminated.exit_code
+        for p in seen
+        for s in p.status.container_statuses or []
+        if s.state and s.state.terminated
+    ]
+    assert exits, "the test Pod's container was never seen terminated"
+    assert set(exits) == {0}, exits
+    assert seen[-1].status.phase == "Succeeded"
+    assert not watcher.is_alive(), "the test Pod was not removed after it passed"
 
 
 def test_a_deleted_leader_pod_is_replaced_within_the_lease_and_the_move_completes(
@@ -353,43 +382,63 @@ def test_a_deleted_leader_pod_is_replaced_within_the_lease_and_the_move_complete
     assert took < LEASE, took
     assert taken.transitions == before.transitions + 1
     _assert_completed_once(stage, made, "helm-failover")
-    assert "entered phase=Completed" in release.logs(follower)
+    assert f"migration={WORKLOADS}/helm-failover-move entered phase=Completed" in release.logs(
+        follower
+    )
     wait_for(lambda: len(release.ready_pods()) == 2, timeout=BOOT, what="two replicas again")
 
 
 def test_an_upgrade_to_a_new_image_tag_during_moves_loses_and_repeats_none(
     release: Release,
 ) -> None:
-    """`helm upgrade` to a new tag while two moves run: both complete, each recorded once, and
-    both replicas run the new tag."""
+    """`helm upgrade` to a new tag while two moves warm up: the Pods roll, the leader changes
+    mid-move, both moves complete, each recorded once, and both replicas run the new tag."""
     stage = release.stage
     names = ["helm-upgrade-a", "helm-upgrade-b"]
+    for name in names:  # models that load for 90 s: the moves outlast the rolling update
+        create_workload(stage, workload(name, home=SOURCE, ready_after="90s", namespace=WORKLOADS))
     for name in names:
-        _place(stage, name, ready_after="60s")  # warming up while the Pods roll
+        wait_placed(stage, name, SOURCE, 2, timeout=240, namespace=WORKLOADS)
     before = release.lease()
     made = [_move(stage, name) for name in names]
     wait_for(lambda: all(_phase(stage, m["metadata"]["name"]) in MID_FLIGHT for m in made),
              timeout=60, interval=0.2, what="both moves mid-flight")  # fmt: skip
-    repository, tag = release.next_image.rsplit(":", 1)
+    started = time.monotonic()
+    tag = release.next_image.rsplit(":", 1)[1]
     release.helm("upgrade", RELEASE, str(CHART), "-n", NAMESPACE, "--reuse-values",
                  "--set", f"image.tag={tag}", "--wait", "--timeout", f"{BOOT:.0f}s")  # fmt: skip
+    rolled = time.monotonic() - started
     for one, name in zip(made, names, strict=True):
         _assert_completed_once(stage, one, name)
     wait_for(lambda: len(release.ready_pods()) == 2 and len(release.pods()) == 2, timeout=BOOT,
              what="the upgraded release settled")  # fmt: skip
-    assert {p.spec.containers[0].image for p in release.ready_pods()} == {release.next_image}
+    pods = release.ready_pods()
+    assert {p.spec.containers[0].image for p in pods} == {release.next_image}
     after = release.lease()
-    assert after.holder in {p.metadata.name for p in release.ready_pods()}
-    assert after.transitions > before.transitions  # the leader changed while the moves ran
+    assert after.holder in {p.metadata.name for p in pods}
+    assert after.transitions > before.transitions
+    assert after.acquire_time is not None
+    completed = [
+        datetime.fromisoformat(
+            stage.hub.get("migrations", m["metadata"]["name"], WORKLOADS)["status"]["phaseTimes"][
+                "completed"
+            ]
+        )
+        for m in made
+    ]
+    print(f"\nhelm upgrade --wait during two moves: rolled in {rolled:.1f} s; the leader "
+          f"changed {after.transitions - before.transitions} time(s), last at "
+          f"{after.acquire_time:%H:%M:%S}; moves completed at "
+          f"{', '.join(f'{c:%H:%M:%S}' for c in completed)}", file=sys.stderr)  # fmt: skip
+    assert max(completed) > after.acquire_time, "no move was finished by the new leader"
     migrations = stage.objects.list_namespaced_custom_object(
         GROUP, VERSION, WORKLOADS, "migrations"
     )["items"]
     for name in names:
-        mine = [m for m in migrations if m["spec"]["workload"] == name]
-        assert len(mine) == 1, [m["metadata"]["name"] for m in mine]
+        mine = [m["metadata"]["name"] for m in migrations if m["spec"]["workload"] == name]
+        assert mine == [f"{name}-move"]
     history = json.loads(release.helm("history", RELEASE, "-n", NAMESPACE, "-o", "json"))
-    assert [h["status"] for h in history][-1] == "deployed"
-    assert repository == release.image.rsplit(":", 1)[0]
+    assert [h["status"] for h in history] == ["superseded", "deployed"]
 
 
 def test_uninstall_leaves_the_crds_and_the_ledger_and_notes_say_so(release: Release) -> None:
