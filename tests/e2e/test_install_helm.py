@@ -67,6 +67,10 @@ MID_FLIGHT = {"Provisioning", "WarmingUp"}
 FORWARD = ["Pending", "Preflight", "Provisioning", "WarmingUp", "ShiftingTraffic", "Draining",
            "Releasing", "Completed"]  # fmt: skip
 UNINSTALL_NOTE = "It leaves the CRDs untouched"
+UPGRADED = ("helm-upgrade-a", "helm-upgrade-b")
+"""The workloads moving while `helm upgrade` rolls the Pods."""
+UPGRADE_LOAD = "60s"
+"""Their model load time: each move warms up this long, longer than the rolling update."""
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -184,6 +188,9 @@ def release(stage: Stage, local_postgres: LocalPostgres | None) -> Iterator[Rele
         print(f"\nhelm install --wait: {time.monotonic() - started:.1f} s", file=sys.stderr)
         leases = LeaseClient(stage.hub.api, namespace=NAMESPACE, name=LEASE_NAME)
         installed = Release(stage, values, built.ref, next_image, notes, leases)
+        for name in UPGRADED:  # placed while the tests before the upgrade run: a minute saved
+            body = workload(name, home=SOURCE, ready_after=UPGRADE_LOAD, namespace=WORKLOADS)
+            create_workload(stage, body)
         wait_for(
             lambda: (
                 (lease := leases.read()) is not None
@@ -353,37 +360,71 @@ def test_helm_test_runs_its_pod_and_passes(release: Release) -> None:
     assert not watcher.is_alive(), "the test Pod was not removed after it passed"
 
 
+def _end(process: subprocess.Popen[bytes], *, after: float = 0) -> None:
+    """Let ``process`` end by itself within ``after`` seconds, else stop it."""
+    try:
+        process.wait(timeout=after or 0.01)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def test_a_deleted_leader_pod_is_replaced_within_the_lease_and_the_move_completes(
-    release: Release,
+    release: Release, tmp_path: Path
 ) -> None:
-    """The leader Pod deleted mid-move: the other replica holds the Lease inside the lease
-    duration and finishes the move; the Deployment brings the release back to two."""
+    """The leader Pod deleted mid-move (`kubectl delete pod`: SIGTERM, as in a drain): it hands
+    the Lease over, another replica holds it inside the lease duration and finishes the move;
+    the Deployment brings the release back to two."""
     stage = release.stage
     _place(stage, "helm-failover", ready_after="20s")
     before = release.lease()
-    (follower,) = [
-        p.metadata.name for p in release.ready_pods() if p.metadata.name != before.holder
-    ]
+    followers = {p.metadata.name for p in release.ready_pods()} - {before.holder}
     made = _move(stage, "helm-failover")
     wait_for(lambda: _phase(stage, "helm-failover-move") in MID_FLIGHT, timeout=60, interval=0.2,
              what="the move mid-flight")  # fmt: skip
-    stage.fleet.kubectl(HUB, "delete", "pod", "-n", NAMESPACE, before.holder, "--wait=false")
-    deleted_at = datetime.now(UTC)
-    taken: LeaseRecord = wait_for(
-        lambda: lease if (lease := release.leases.read()) and lease.holder == follower else None,
-        timeout=LEASE * 3,
-        interval=0.2,
-        what=f"{follower} to hold the Lease",
-    )
+    last_words = tmp_path / "leader.log"
+    with last_words.open("wb") as sink:  # the deleted leader's log, to its end
+        follow = subprocess.Popen(
+            [str(locate_binaries(None).path("kubectl")), "--kubeconfig",
+             str(stage.fleet.kubeconfig(HUB)), "logs", "-f", "-n", NAMESPACE, before.holder],
+            stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        time.sleep(1.0)
+        stage.fleet.kubectl(HUB, "delete", "pod", "-n", NAMESPACE, before.holder, "--wait=false")
+        deleted_at = datetime.now(UTC)
+        taken: LeaseRecord = wait_for(
+            lambda: (
+                lease
+                if (lease := release.leases.read())
+                and lease.holder
+                and lease.holder != before.holder
+                else None
+            ),
+            timeout=LEASE * 4,
+            interval=0.2,
+            what="another replica to hold the Lease",
+        )
+    except AssertionError:
+        _end(follow)
+        pods = {p.metadata.name: p.status.phase for p in release.pods()}
+        raise AssertionError(
+            f"Lease {release.leases.read()}; pods {pods}; the leader's log:\n"
+            f"{last_words.read_text(errors='replace')[-4000:]}"
+        ) from None
+    _end(follow, after=60)  # the stream ends with the deleted leader's container
     assert taken.acquire_time is not None
     took = (taken.acquire_time - deleted_at).total_seconds()
-    print(f"\nleader Pod deleted mid-move: {follower} led {took:.1f} s later "
+    who = "the follower" if taken.holder in followers else "the Pod that replaced it"
+    print(f"\nleader Pod deleted mid-move: {who}, {taken.holder}, led {took:.1f} s later "
           f"(lease {LEASE} s)", file=sys.stderr)  # fmt: skip
+    said = last_words.read_text(errors="replace")
+    assert f"released lease={NAMESPACE}/{LEASE_NAME} holder={before.holder}" in said, said[-3000:]
     assert took < LEASE, took
     assert taken.transitions == before.transitions + 1
     _assert_completed_once(stage, made, "helm-failover")
     assert f"migration={WORKLOADS}/helm-failover-move entered phase=Completed" in release.logs(
-        follower
+        taken.holder
     )
     wait_for(lambda: len(release.ready_pods()) == 2, timeout=BOOT, what="two replicas again")
 
@@ -394,9 +435,7 @@ def test_an_upgrade_to_a_new_image_tag_during_moves_loses_and_repeats_none(
     """`helm upgrade` to a new tag while two moves warm up: the Pods roll, the leader changes
     mid-move, both moves complete, each recorded once, and both replicas run the new tag."""
     stage = release.stage
-    names = ["helm-upgrade-a", "helm-upgrade-b"]
-    for name in names:  # models that load for 90 s: the moves outlast the rolling update
-        create_workload(stage, workload(name, home=SOURCE, ready_after="90s", namespace=WORKLOADS))
+    names = list(UPGRADED)  # created by the fixture; they load for a minute, longer than a roll
     for name in names:
         wait_placed(stage, name, SOURCE, 2, timeout=240, namespace=WORKLOADS)
     before = release.lease()
