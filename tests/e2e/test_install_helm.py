@@ -374,7 +374,8 @@ def test_a_deleted_leader_pod_is_replaced_within_the_lease_and_the_move_complete
 ) -> None:
     """The leader Pod deleted mid-move (`kubectl delete pod`: SIGTERM, as in a drain): it hands
     the Lease over, another replica holds it inside the lease duration and finishes the move;
-    the Deployment brings the release back to two."""
+    the Deployment brings the release back to two. (The deleted leader's log is followed to
+    show on a failure: the kubelet may drop its last lines with the Pod.)"""
     stage = release.stage
     _place(stage, "helm-failover", ready_after="20s")
     before = release.lease()
@@ -418,9 +419,7 @@ def test_a_deleted_leader_pod_is_replaced_within_the_lease_and_the_move_complete
     who = "the follower" if taken.holder in followers else "the Pod that replaced it"
     print(f"\nleader Pod deleted mid-move: {who}, {taken.holder}, led {took:.1f} s later "
           f"(lease {LEASE} s)", file=sys.stderr)  # fmt: skip
-    said = last_words.read_text(errors="replace")
-    assert f"released lease={NAMESPACE}/{LEASE_NAME} holder={before.holder}" in said, said[-3000:]
-    assert took < LEASE, took
+    assert took < LEASE, took  # before the claim could lapse: the deleted leader released it
     assert taken.transitions == before.transitions + 1
     _assert_completed_once(stage, made, "helm-failover")
     assert f"migration={WORKLOADS}/helm-failover-move entered phase=Completed" in release.logs(
