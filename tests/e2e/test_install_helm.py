@@ -80,7 +80,6 @@ class Release:
     """The installed release and what the tests drive it with."""
 
     stage: Stage
-    values: Path
     image: str
     next_image: str
     notes: str
@@ -123,7 +122,11 @@ def helm(stage: Stage, *args: str, timeout: float = 400) -> str:
     return done.stdout
 
 
-def _values(stage: Stage, image: str, database_url: str, cluster_ip: str) -> dict[str, Any]:
+def _values(image: str, database_url: str, cluster_ip: str) -> dict[str, Any]:
+    """The release's values: the chart's defaults but for where the fleet differs from a real
+    hub (a local image, the real node's taint, no cluster DNS) and the Lease of its own. The
+    edge's data plane API listens on the host's loopback, out of the Pods' reach, so the chart's
+    operator confirms weight steps by the routes' status alone."""
     repository, tag = image.rsplit(":", 1)
     return {
         "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
@@ -180,14 +183,14 @@ def release(stage: Stage, local_postgres: LocalPostgres | None) -> Iterator[Rele
         )
         cluster_ip = hub_api.read_namespaced_service("kubernetes", "default").spec.cluster_ip
         values = workdir / "values.yaml"
-        values.write_text(yaml.safe_dump(_values(stage, built.ref, database_url, cluster_ip)))
+        values.write_text(yaml.safe_dump(_values(built.ref, database_url, cluster_ip)))
         values.chmod(0o600)
         started = time.monotonic()
         notes = helm(stage, "install", RELEASE, str(CHART), "-n", NAMESPACE, "-f", str(values),
                      "--wait", "--timeout", f"{BOOT:.0f}s", timeout=BOOT + 60)  # fmt: skip
         print(f"\nhelm install --wait: {time.monotonic() - started:.1f} s", file=sys.stderr)
         leases = LeaseClient(stage.hub.api, namespace=NAMESPACE, name=LEASE_NAME)
-        installed = Release(stage, values, built.ref, next_image, notes, leases)
+        installed = Release(stage, built.ref, next_image, notes, leases)
         for name in UPGRADED:  # placed while the tests before the upgrade run: a minute saved
             body = workload(name, home=SOURCE, ready_after=UPGRADE_LOAD, namespace=WORKLOADS)
             create_workload(stage, body)
