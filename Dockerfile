@@ -42,13 +42,15 @@ RUN apt-get update \
     && useradd --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
        --shell /usr/sbin/nologin gridshift
 COPY --from=build /site /usr/local/lib/python3.11/dist-packages
-# the launcher `make image` writes from [project.scripts]
+# the launcher `make image` writes from [project.scripts]; the last RUN removes the shells (the
+# image `make image` builds has none: nothing runs one at run time, and no RUN may follow this one)
 RUN printf '%s\n' '#!/usr/bin/python3.11' \
        '"""The `gridshift` command, as [project.scripts] names it."""' 'import sys' '' \
        'from orchestrator.cli import app' '' 'sys.exit(app())' > /usr/local/bin/gridshift \
     && chmod 0755 /usr/local/bin/gridshift \
     && python3.11 -m compileall -q --invalidation-mode checked-hash \
-       /usr/lib/python3.11 /usr/local/lib/python3.11/dist-packages
+       /usr/lib/python3.11 /usr/local/lib/python3.11/dist-packages \
+    && rm -f /usr/bin/sh /usr/bin/dash /usr/bin/bash /usr/bin/rbash
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -19,7 +19,7 @@ $(CURDIR)/.tools/uv-$(UV_VERSION)/bin/uv:
 
 uv: $(UV) ## the pinned uv in .tools/, unless one is on PATH (used as it is)
 
-install: uv ## create .venv with the locked dependencies (uv.lock)
+install: uv ## create .venv with the locked dependencies (uv.lock), installing the pinned uv first if needed
 	$(UV) sync --frozen
 
 binaries: ## build the pinned Kubernetes, Traefik and Toxiproxy binaries from the Go module proxy (cached; ~26 min cold)
@@ -36,23 +36,23 @@ images: install ## all three images (pause, modelserver, operator), built withou
 	bash hack/install-deps.sh >/dev/null
 	$(RUN) gridshift dev images
 
-demo: install binaries ## three provinces, the operator and an accelerated grid day with a dispatch order, live
+demo: install binaries ## three provinces, the operator and an accelerated grid day with a dispatch order, live (leaves the fleet up)
 	bash hack/install-deps.sh
 	$(RUN) gridshift demo
 
 demo-down: ## stop what `make demo` started
 	$(RUN) gridshift dev down
 
-lint: install ## ruff, mypy --strict, import contracts
+lint: install ## ruff check, ruff format --check, mypy --strict, import contracts
 	$(RUN) ruff check orchestrator tests bench
 	$(RUN) ruff format --check orchestrator tests bench
 	$(RUN) mypy
 	$(RUN) lint-imports
 
-test: install binaries vtn images ## every test: unit, integration (real fleet + PostgreSQL), e2e
+test: install binaries vtn images ## every test: unit, integration (real fleet + PostgreSQL), e2e (builds binaries, the VTN and images first)
 	$(RUN) pytest -m "unit or integration or e2e"
 
-test-unit: install ## the fast tests of pure logic
+test-unit: install ## the fast tests of pure logic (nothing started; under a minute)
 	$(RUN) pytest -m unit
 
 test-integration: install binaries vtn images ## tests against the real local fleet and PostgreSQL
@@ -61,5 +61,5 @@ test-integration: install binaries vtn images ## tests against the real local fl
 test-e2e: install binaries vtn images ## end-to-end tests (clusters from GRIDSHIFT_KUBECONFIGS, or the local fleet)
 	$(RUN) pytest -m e2e
 
-clean: ## remove the virtualenv and caches (not the binary cache)
+clean: ## remove .venv, .tools/ and the linters' and pytest's caches (not the binary or image caches)
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

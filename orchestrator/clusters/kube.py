@@ -97,6 +97,28 @@ def client_from_kubeconfig(text: str) -> client.ApiClient:
     return api
 
 
+def token_file(path: Path) -> Path | None:
+    """The ``tokenFile`` of the current (or first) context's user in kubeconfig ``path``
+    (relative to the kubeconfig's directory), or None when it names none.
+
+    The Kubernetes client reads ``tokenFile``; kopf's kubeconfig login does not, so the
+    operator reads it for kopf (the chart's in-cluster kubeconfig points at the Pod's token).
+    """
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ClusterError(f"cannot read kubeconfig {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        return None
+    contexts = {c.get("name"): c.get("context") or {} for c in data.get("contexts") or []}
+    context = contexts.get(data.get("current-context")) or next(iter(contexts.values()), {})
+    users = {u.get("name"): u.get("user") or {} for u in data.get("users") or []}
+    found = users.get(context.get("user"), {}).get("tokenFile")
+    if not found:
+        return None
+    return path.parent / str(found)
+
+
 def client_from_file(path: Path) -> client.ApiClient:
     """An API client from a kubeconfig file."""
     try:

@@ -14,11 +14,13 @@ signals service it reports through. :mod:`orchestrator.controller.operator` runs
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,7 +30,7 @@ from fastapi import FastAPI
 from orchestrator.clusters.edge import EdgeBackends
 from orchestrator.clusters.httproute import HTTPRoutes
 from orchestrator.clusters.hub import HubClient
-from orchestrator.clusters.kube import client_from_file, client_in_cluster
+from orchestrator.clusters.kube import client_from_file, client_in_cluster, token_file
 from orchestrator.clusters.lease import LeaderElector, Leadership, LeaseClient, SoleLeader
 from orchestrator.clusters.registry import MemberRegistry
 from orchestrator.controller import members, migrations, planner_loop, workloads
@@ -36,7 +38,7 @@ from orchestrator.controller.dr import DemandResponses, vtn_report
 from orchestrator.controller.http import router as operator_routes
 from orchestrator.controller.planner_loop import Planner
 from orchestrator.controller.web import build_app
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ClusterError, ConfigError
 from orchestrator.ledger.handle import Ledger
 from orchestrator.migration.capacity import CapacityBook
 from orchestrator.migration.recorder import Recorder
@@ -166,9 +168,20 @@ def build_handlers(
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         # KUBECONFIG names the hub (set from settings in run()); in a Pod, the ServiceAccount
-        if os.environ.get("KUBECONFIG"):
-            return kopf.login_with_kubeconfig(**kwargs)
-        return kopf.login_with_service_account(**kwargs)
+        kubeconfig = os.environ.get("KUBECONFIG")
+        if not kubeconfig:
+            return kopf.login_with_service_account(**kwargs)
+        info = kopf.login_with_kubeconfig(**kwargs)
+        path = token_file(Path(kubeconfig))
+        if info is None or info.token or path is None:
+            return info
+        # kopf ignores `tokenFile` (the chart's kubeconfig names the Pod's token): read it, again
+        # at each login kopf repeats after a 401, so that a rotated token is picked up
+        try:
+            token = path.read_text().strip()
+        except OSError as exc:
+            raise ClusterError(f"cannot read the hub token {path}: {exc}") from exc
+        return dataclasses.replace(info, token=token)
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:

@@ -2,8 +2,12 @@
 
 ``initdb`` and ``pg_ctl`` come from Debian's PostgreSQL packages (``/usr/lib/postgresql/N/bin``).
 PostgreSQL refuses to run as root, so when we are root the server runs as the ``postgres`` system
-user in a directory handed to it. It listens on 127.0.0.1 only, with no Unix socket, and is tuned
-for tests (no fsync): it is for development and tests, never for a real ledger.
+user in a directory handed to it. It listens on 127.0.0.1, with no Unix socket, and is tuned for
+tests (no fsync): it is for development and tests, never for a real ledger.
+
+:meth:`LocalPostgres.listen_on` adds one more address (a real node's province reaches the host at
+its host-side address, never at the host's loopback) for one client network, and restarts the
+server: the operator's Pods on a real node reach the ledger there.
 
 Two options serve other tests than the ledger's: ``bin_dir`` names another PostgreSQL's server
 binaries (the OpenADR VTN needs 16 or newer), and ``prefix`` runs every command behind another
@@ -58,6 +62,8 @@ class LocalPostgres:
     run_as: str | None = None
     bin_dir: Path | None = None
     prefix: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ("127.0.0.1",)
+    """Where the server listens: loopback, and what :meth:`listen_on` added."""
 
     @classmethod
     def create(
@@ -144,9 +150,27 @@ class LocalPostgres:
                 )
             finally:
                 pwfile.unlink(missing_ok=True)
+        self._pg_ctl(bins, "start")
+        if fresh:
+            self._create_database(bins)
+        return self
+
+    def listen_on(self, address: str, *, clients: str) -> None:
+        """Also listen on ``address`` and let ``clients`` (a network, ``10.250.1.2/32``) in with
+        the password; restart the running server so that it binds the address (open
+        connections are cut, as by any restart)."""
+        if address in self.addresses:
+            return
+        hba = self.data_dir / "pg_hba.conf"
+        with hba.open("a") as file:
+            file.write(f"host {DB_NAME} {DB_USER} {clients} scram-sha-256\n")
+        self.addresses = (*self.addresses, address)
+        self._pg_ctl(self.bins, "restart", "-m", "fast")
+
+    def _pg_ctl(self, bins: Path, *action: str) -> None:
         options = " ".join(
             [
-                "-c listen_addresses=127.0.0.1",
+                f"-c listen_addresses={','.join(self.addresses)}",
                 f"-p {self.port}",
                 "-c unix_socket_directories=''",
                 "-c fsync=off",
@@ -167,13 +191,10 @@ class LocalPostgres:
                 "-w",
                 "-t",
                 "60",
-                "start",
+                *action,
             ],
             timeout=90,
         )
-        if fresh:
-            self._create_database(bins)
-        return self
 
     def _create_database(self, bins: Path) -> None:
         self._run(

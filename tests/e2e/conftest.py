@@ -77,6 +77,7 @@ def workload(
     drain_seconds: int = 0,
     deadline_seconds: int = 180,
     release: str = "ScaleToZero",
+    namespace: str = MOVES,
 ) -> dict[str, Any]:
     annotations = {}
     if ready_after:
@@ -86,7 +87,7 @@ def workload(
     return {
         "apiVersion": API_VERSION,
         "kind": "InferenceWorkload",
-        "metadata": {"name": name, "namespace": MOVES},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "template": {
                 "replicas": replicas,
@@ -119,15 +120,26 @@ def workload(
 
 
 def create_workload(stage: Stage, body: dict[str, Any]) -> None:
-    stage.objects.create_namespaced_custom_object(GROUP, VERSION, MOVES, "inferenceworkloads", body)
+    namespace = body["metadata"]["namespace"]
+    stage.objects.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "inferenceworkloads", body
+    )
 
 
-def wait_placed(stage: Stage, name: str, cluster: str, replicas: int, timeout: float = 90) -> None:
+def wait_placed(
+    stage: Stage,
+    name: str,
+    cluster: str,
+    replicas: int,
+    timeout: float = 90,
+    *,
+    namespace: str = MOVES,
+) -> None:
     wait_for(
         lambda: (
-            (s := (stage.hub.get("inferenceworkloads", name, MOVES) or {}).get("status", {})).get(
-                "currentCluster"
-            )
+            (
+                s := (stage.hub.get("inferenceworkloads", name, namespace) or {}).get("status", {})
+            ).get("currentCluster")
             == cluster
             and s.get("readyReplicas") == replicas
         ),
@@ -137,12 +149,19 @@ def wait_placed(stage: Stage, name: str, cluster: str, replicas: int, timeout: f
 
 
 def create_migration(
-    stage: Stage, name: str, workload: str, *, source: str, target: str, deadline: int = 180
+    stage: Stage,
+    name: str,
+    workload: str,
+    *,
+    source: str,
+    target: str,
+    deadline: int = 180,
+    namespace: str = MOVES,
 ) -> dict[str, Any]:
     body = {
         "apiVersion": API_VERSION,
         "kind": "Migration",
-        "metadata": {"name": name, "namespace": MOVES},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "workload": workload,
             "fromCluster": source,
@@ -152,16 +171,18 @@ def create_migration(
         },
     }
     created: dict[str, Any] = stage.objects.create_namespaced_custom_object(
-        GROUP, VERSION, MOVES, "migrations", body
+        GROUP, VERSION, namespace, "migrations", body
     )
     return created
 
 
-def wait_ended(stage: Stage, name: str, timeout: float = 240) -> dict[str, Any]:
+def wait_ended(
+    stage: Stage, name: str, timeout: float = 240, *, namespace: str = MOVES
+) -> dict[str, Any]:
     found: dict[str, Any] = wait_for(
         lambda: (
             m
-            if (m := stage.hub.get("migrations", name, MOVES))
+            if (m := stage.hub.get("migrations", name, namespace))
             and m.get("status", {}).get("phase") in ("Completed", "RolledBack", "Failed")
             and m["status"].get("ledgerRecorded")
             else None

@@ -144,13 +144,44 @@ class TestChartRenders:
             assert labels["helm.sh/chart"] == "gridshift-0.1.0", doc["kind"]
 
     def test_the_helm_test_pod_calls_the_services_healthz(self, binaries: Binaries) -> None:
-        """`helm test` runs a Pod whose only job is GET http://SERVICE/healthz."""
-        docs = render(binaries)
+        """`helm test` runs a Pod whose only job is GET http://SERVICE/healthz: the operator
+        image's python3.11, the Service found by its environment variables (no cluster DNS),
+        scheduled where the operator may run."""
+        docs = render(
+            binaries,
+            "nodeSelector.pool=gridshift",
+            "tolerations[0].key=dedicated",
+            "tolerations[0].operator=Exists",
+        )
         test_pod = one(docs, "Pod")
         assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
         service = one(docs, "Service")
-        url = test_pod["spec"]["containers"][0]["args"][-1]
-        assert url == f"http://{service['metadata']['name']}.{NAMESPACE}.svc:80/healthz"
+        assert service["metadata"]["name"] == "gridshift"
+        (container,) = test_pod["spec"]["containers"]
+        assert (
+            container["image"]
+            == one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+        )
+        assert container["command"][:2] == ["python3.11", "-c"]
+        assert container["args"] == [
+            "http://$(GRIDSHIFT_SERVICE_HOST):$(GRIDSHIFT_SERVICE_PORT)/healthz"
+        ]
+        assert test_pod["spec"]["nodeSelector"] == {"pool": "gridshift"}
+        assert test_pod["spec"]["tolerations"] == [{"key": "dedicated", "operator": "Exists"}]
+        assert test_pod["spec"]["securityContext"]["runAsNonRoot"] is True
+
+    def test_host_aliases_reach_the_pods_only_when_given(self, binaries: Binaries) -> None:
+        """A hub without cluster DNS names kubernetes.default.svc by hostAliases; none by
+        default."""
+        plain = one(render(binaries), "Deployment")["spec"]["template"]["spec"]
+        assert "hostAliases" not in plain
+        docs = render(
+            binaries,
+            "hostAliases[0].ip=10.0.0.1",
+            "hostAliases[0].hostnames[0]=kubernetes.default.svc",
+        )
+        spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+        assert spec["hostAliases"] == [{"ip": "10.0.0.1", "hostnames": ["kubernetes.default.svc"]}]
 
     def test_options_add_ingress_service_monitor_and_secrets(self, binaries: Binaries) -> None:
         """ingress, serviceMonitor, database.url and tokens each render their object."""

@@ -1,10 +1,13 @@
-"""The local PostgreSQL is a real server that takes connections and writes."""
+"""The local PostgreSQL is a real server that takes connections and writes, on loopback and
+on the one more address it is told to listen on."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+
+from orchestrator.devenv import LocalPostgres
 
 
 def _conninfo(url: str, *, password: str | None = None) -> str:
@@ -33,3 +36,25 @@ def test_postgres_refuses_a_wrong_password(database_url: str) -> None:
     """The server is not open to anyone on loopback: it checks the password."""
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(_conninfo(database_url, password="not-the-password"), connect_timeout=5)
+
+
+def test_a_second_address_takes_its_clients_and_no_other_address_answers() -> None:
+    """listen_on: the server restarts on loopback plus that address, keeps its data, lets the
+    named client network in there, and still answers on no other address."""
+    server = LocalPostgres.create().start()
+    try:
+        with psycopg.connect(_conninfo(server.url), autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (note text)")
+            conn.execute("INSERT INTO kept VALUES ('before the restart')")
+        server.listen_on("127.0.0.2", clients="127.0.0.2/32")
+        there = server.url.replace("@127.0.0.1:", "@127.0.0.2:")
+        with psycopg.connect(_conninfo(there), connect_timeout=5) as conn:
+            assert conn.execute("SELECT note FROM kept").fetchall() == [("before the restart",)]
+        with psycopg.connect(_conninfo(server.url), connect_timeout=5) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        elsewhere = server.url.replace("@127.0.0.1:", "@127.0.0.3:")
+        with pytest.raises(psycopg.OperationalError, match="refused"):
+            psycopg.connect(_conninfo(elsewhere), connect_timeout=5)
+        assert server.addresses == ("127.0.0.1", "127.0.0.2")
+    finally:
+        server.stop()

@@ -1,5 +1,6 @@
 """The Dockerfile describes the image `make image` builds: base, packages, user, entrypoint, ports,
-environment, labels, where gridshift and its migrations go, and the launcher."""
+environment, labels, where gridshift and its migrations go, the launcher, no shell; and the chart
+runs that image as its user, on a read-only root, at its port."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import re
 import shlex
 from pathlib import Path
+
+import yaml
 
 from orchestrator.devenv.images import catalogue, image_config
 from orchestrator.devenv.images.payloads import launcher_script
@@ -116,3 +119,36 @@ def test_the_pinned_uv_is_the_makefiles() -> None:
     pinned = re.search(r"^UV_VERSION := (\S+)$", makefile, re.MULTILINE)
     assert pinned is not None
     assert f"uv=={pinned.group(1)}" in _runs(_stages()[0])
+
+
+SHELLS = ("sh", "dash", "bash", "rbash")
+"""Every shell debian:bookworm-slim ships (merged /usr: /bin is /usr/bin)."""
+
+
+def test_the_runtime_stage_ends_with_no_shell() -> None:
+    """The last RUN removes every shell, and no RUN comes after it (it would need one)."""
+    final = _final()
+    runs = [rest for kw, rest in final if kw == "RUN"]
+    removed = re.search(r"rm -f ((?:/usr/bin/\w+ ?)+)$", runs[-1])
+    assert removed is not None, runs[-1]
+    assert sorted(removed.group(1).split()) == sorted(f"/usr/bin/{s}" for s in SHELLS)
+    last_run = max(i for i, (kw, _) in enumerate(final) if kw == "RUN")
+    assert all(kw != "RUN" for kw, _ in final[last_run + 1 :])
+
+
+def test_the_chart_runs_the_image_as_its_user_on_a_read_only_root_at_its_port() -> None:
+    """The chart's security contexts and port are the image's: uid/gid 10001, non-root, a
+    read-only root file system, no privilege escalation, no capabilities, port 8080."""
+    values = yaml.safe_load((ROOT / "helm" / "gridshift" / "values.yaml").read_text())
+    pod, container = values["podSecurityContext"], values["securityContext"]
+    assert f"{pod['runAsUser']}:{pod['runAsGroup']}" == CONFIG.user
+    assert pod["runAsNonRoot"] is True
+    assert container["readOnlyRootFilesystem"] is True
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    assert (f"{values['webhook']['port']}/tcp",) == CONFIG.exposed_ports
+    test_pod = (
+        ROOT / "helm" / "gridshift" / "templates" / "tests" / "test-healthz.yaml"
+    ).read_text()
+    assert f"runAsUser: {catalogue.USER_ID}" in test_pod
+    assert "readOnlyRootFilesystem: true" in test_pod
