@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -101,6 +102,31 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is too large for a double")
+    return value
+
+
+def decode(body: bytes) -> object:
+    """The JSON document in ``body``; ``ValueError`` for anything that is not plain JSON.
+
+    Besides malformed text this refuses what Python's parser would otherwise raise past the
+    handler or let through: integers over the interpreter's digit limit (a plain ValueError),
+    nesting deep enough to exhaust the stack, numbers a double cannot hold (``1e999``), and
+    ``NaN``/``Infinity``, which JSON does not have.
+    """
+    try:
+        return json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError as exc:
+        raise ValueError("the document is nested too deeply") from exc
+
+
 def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
 
@@ -130,8 +156,8 @@ async def _handle(
         metrics.signals_counted(source, "rejected_auth")
         return _problem(401, str(exc), **{"WWW-Authenticate": "Bearer"})
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        document = decode(body)
+    except ValueError as exc:
         metrics.signals_counted(source, "rejected_malformed")
         return _problem(400, f"the body is not JSON: {exc}"[:300])
     try:
