@@ -105,7 +105,12 @@ def build(
         callback_url=settings.openadr_callback_url,
         client_name=settings.openadr_client_name,
     )
-    app = create_app(ingestor, body_limit=settings.webhook_body_limit_bytes)
+    app = create_app(
+        ingestor,
+        body_limit=settings.webhook_body_limit_bytes,
+        read_seconds=settings.webhook_body_timeout_seconds,
+        max_concurrent=settings.webhook_max_concurrent_bodies,
+    )
     return Signals(app, service, ingestor, processor)
 
 

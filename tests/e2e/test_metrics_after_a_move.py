@@ -72,7 +72,7 @@ def _zone() -> dict[str, Any]:
 
 def test_a_completed_move_shows_in_metrics_and_events(stage: Stage) -> None:
     """Counted by outcome, duration and phases observed, ledger lag seen; Events on both objects."""
-    base = f"http://127.0.0.1:{stage.operator.webhook_port}"
+    base = f"http://127.0.0.1:{stage.operator.api_port}"
     wait_for(lambda: _answers(f"{base}/readyz"), timeout=60, what="the operator to be ready")
     stage.objects.create_cluster_custom_object(GROUP, VERSION, "gridzones", _zone())
     try:

@@ -27,7 +27,7 @@ from orchestrator.api.common import API_VERSION, GROUP, VERSION
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.controller.http import router
-from orchestrator.controller.web import build_app
+from orchestrator.controller.web import build_api_app
 from orchestrator.devenv import Fleet
 from orchestrator.devenv.procs import free_port
 from orchestrator.ledger.handle import Ledger
@@ -51,10 +51,9 @@ def app(hub: HubClient, ledger: Ledger) -> FastAPI:
         tokens=TokenStore(),
         clock=lambda: datetime.now(UTC),
     )
-    return build_app(
+    return build_api_app(
         webhook=create_app(ingestor, body_limit=LIMIT),
         operator=router(hub=hub, ledger=ledger, ready_ttl_seconds=0.5),
-        body_limit=LIMIT,
     )
 
 

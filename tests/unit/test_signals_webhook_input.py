@@ -69,9 +69,7 @@ def test_decode_keeps_ordinary_json() -> None:
 
 
 @pytest.mark.parametrize("stamp", ["²", "¹²³", "17²"])
-def test_a_unicode_digit_timestamp_is_answered_401_not_500(
-    webhook: TestClient, stamp: str
-) -> None:
+def test_a_unicode_digit_timestamp_is_answered_401_not_500(webhook: TestClient, stamp: str) -> None:
     """``X-Gridshift-Timestamp: ²`` is refused as an authentication failure, with its reason.
 
     HTTP header bytes arrive decoded as Latin-1, where byte 0xB2 is "²" (``isdigit`` true).
