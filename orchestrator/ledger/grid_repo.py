@@ -39,7 +39,7 @@ def record_signal(
     unit: str,
     payload: Mapping[str, JsonValue],
 ) -> tuple[int, bool]:
-    """Record a signal once per (source, external id, interval start); return (id, created).
+    """Record a signal once per (source, external id, zone, interval start); return (id, created).
 
     ``INSERT ... ON CONFLICT DO NOTHING`` then a look-up: two transactions recording the same
     signal at once get one row and the same id, and exactly one of them sees ``created``.
@@ -62,6 +62,7 @@ def record_signal(
     key = (
         GridSignal.source == source,
         GridSignal.external_id == external_id,
+        GridSignal.zone == zone,
         GridSignal.interval_start == start,
     )
     with ledger_errors(f"recording signal {source} {external_id}"):
@@ -72,6 +73,7 @@ def record_signal(
                 index_elements=[
                     GridSignal.source,
                     GridSignal.external_id,
+                    GridSignal.zone,
                     GridSignal.interval_start,
                 ]
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from served import serve
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from orchestrator.api.gridzone import GridZoneSpec, GridZoneStatus
 from orchestrator.ledger.db import make_engine
@@ -313,6 +314,62 @@ def test_unreachable_ledger_answers_503_and_acknowledges_nothing() -> None:
     ledger.close()
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "5"
+
+
+@contextmanager
+def refused_at_commit(engine: Engine, table: str, column: str, prefix: str) -> Iterator[None]:
+    """Rows of ``table`` whose ``column`` starts with ``prefix`` are accepted by every statement
+    and refused by PostgreSQL at COMMIT (a deferred constraint trigger), while this lasts."""
+    name = f"refuse_{table}_at_commit"
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'refused at COMMIT'; END $$"
+            )
+        )
+        connection.execute(
+            text(
+                f"CREATE CONSTRAINT TRIGGER {name} AFTER INSERT ON {table} "
+                f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                f"WHEN (NEW.{column} LIKE '{prefix}%') EXECUTE FUNCTION {name}()"
+            )
+        )
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
+            connection.execute(text(f"DROP FUNCTION IF EXISTS {name}()"))
+
+
+def test_a_failure_at_commit_answers_503_with_retry_after(webhook: Webhook) -> None:
+    """PostgreSQL refusing the COMMIT (not a statement) is 503 with Retry-After, never 500, and
+    leaves no row; the same request succeeds once the ledger takes it."""
+    body = {"signals": [entry("commit-fails-1"), entry("commit-fails-2", zone="CN-HB")]}
+    before = webhook.rows("native:sgcc-sh")
+    with refused_at_commit(webhook.engine, "grid_signals", "external_id", "commit-fails-"):
+        answer = post(webhook.url, body)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "5"
+    assert "retry later" in answer.json()["detail"]
+    assert webhook.rows("native:sgcc-sh") == before
+    again = post(webhook.url, body)
+    assert again.json() == {"accepted": 2, "duplicates": 0, "ignored": 0}
+
+
+def test_the_same_native_id_and_start_in_two_zones_records_both(webhook: Webhook) -> None:
+    """An operator's id is its own per zone: the same id and start for shanghai and hubei are
+    two signals, both recorded; each repeated is a duplicate of its own."""
+    body = {"signals": [entry("per-zone-1"), entry("per-zone-1", zone="hubei")]}
+    first = post(webhook.url, body)
+    assert first.json() == {"accepted": 2, "duplicates": 0, "ignored": 0}, first.text
+    assert post(webhook.url, body).json() == {"accepted": 0, "duplicates": 2, "ignored": 0}
+    with webhook.engine.connect() as connection:
+        zones = connection.execute(
+            select(GridSignal.zone).where(GridSignal.external_id == "per-zone-1")
+        ).scalars()
+        assert sorted(zones) == ["hubei", "shanghai"]
 
 
 def test_fuzzed_requests_never_get_a_5xx(webhook: Webhook) -> None:
