@@ -15,30 +15,33 @@ real values and turns Stale once its TTL passes. Nothing is ever filled in.
   ``auth-token`` header; the zone is always passed.
 - ``ENTSOE``: day-ahead prices (A44) for bidding zone ``area`` from yesterday to two days ahead.
 - ``OpenADRPoll``: ``GET /events`` for the zone's OpenADR targets at the VTN ``url``, with the
-  OAuth2 client credentials ``<id>:<secret>`` from the Secret; ``area`` names the grid operator
-  this VTN authenticates as on the webhook, so pushed and polled events are the same source.
+  OAuth2 client credentials ``<id>:<secret>`` from the Secret; ``gridOperator`` names the grid
+  operator this VTN is (one of the zone's ``gridOperators``), so pushed and polled events are
+  the same source, and only that operator's webhook token is handed to the VTN.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
 
 from orchestrator.api.common import SecretKeyRef
 from orchestrator.api.gridzone import PriceFeed
 from orchestrator.errors import ConfigError, SignalError
+from orchestrator.logs import redact
 from orchestrator.signals.directory import ZoneView
 from orchestrator.signals.entsoe import entsoe_signals, parse_a44
 from orchestrator.signals.model import Signal
 from orchestrator.signals.openadr_client import ClientCredentials, VtnClient
 from orchestrator.signals.openadr_map import event_signals
+from orchestrator.signals.outbound import Outbound
 from orchestrator.signals.timing import parse_time, utc
 from orchestrator.signals.tou import Schedule, tou_signals
 from orchestrator.signals.tou_data import dataset_schedule
@@ -59,9 +62,16 @@ def schedule_for(zone: ZoneView, on: datetime) -> Schedule | None:
     return None
 
 
-def openadr_operator(feed: PriceFeed) -> str:
-    """The operator name polled OpenADR events are recorded under."""
-    return feed.area or "vtn-" + (urlsplit(feed.url or "").hostname or "unknown")
+def openadr_operator(zone: ZoneView, feed: PriceFeed) -> str:
+    """The grid operator an OpenADRPoll feed's VTN is (``gridOperator``, one of the zone's
+    ``gridOperators``): its events are recorded under that name; SignalError when unbound."""
+    operator = feed.grid_operator
+    if operator is None or operator not in zone.spec.grid_operators:
+        raise SignalError(
+            "OpenADRPoll feed: gridOperator must name one of the zone's gridOperators "
+            "(the grid operator this VTN is)"
+        )
+    return operator
 
 
 def _path(document: Any, path: str) -> Any:
@@ -91,11 +101,13 @@ class FeedPoller:
         http: httpx.AsyncClient,
         secrets: SecretReader,
         clock: Callable[[], datetime],
+        outbound: Outbound,
         timeout_seconds: float = 10.0,
     ) -> None:
         self.http = http
         self.secrets = secrets
         self.clock = clock
+        self.outbound = outbound
         self.timeout_seconds = timeout_seconds
         self.timeout = httpx.Timeout(timeout_seconds)
 
@@ -122,24 +134,34 @@ class FeedPoller:
         ref = feed.credentials_secret_ref
         return None if ref is None else await asyncio.to_thread(self.secrets, ref)
 
-    async def _get(self, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
+    async def _get(self, url: str, *, what: str, **kwargs: Any) -> bytes:
+        """The body of ``GET url``, read as it streams and abandoned past ``MAX_BODY`` bytes."""
+        await self.outbound.check(url)
+        chunks: list[bytes] = []
+        size = 0
         try:
-            answer = await self.http.get(url, timeout=self.timeout, **kwargs)
+            async with self.http.stream("GET", url, timeout=self.timeout, **kwargs) as answer:
+                if answer.status_code >= 400:
+                    raise SignalError(f"{what}: HTTP {answer.status_code}")
+                declared = answer.headers.get("content-length", "")
+                if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
+                    raise SignalError(f"{what}: the answer is larger than {MAX_BODY} bytes")
+                async for chunk in answer.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_BODY:
+                        raise SignalError(f"{what}: the answer is larger than {MAX_BODY} bytes")
+                    chunks.append(chunk)
         except httpx.TimeoutException as exc:
             raise SignalError(f"{what}: timed out") from exc
         except httpx.HTTPError as exc:
-            raise SignalError(f"{what}: {type(exc).__name__} {exc}") from exc
-        if answer.status_code >= 400:
-            raise SignalError(f"{what}: HTTP {answer.status_code}")
-        if len(answer.content) > MAX_BODY:
-            raise SignalError(f"{what}: the answer is larger than {MAX_BODY} bytes")
-        return answer
+            raise SignalError(f"{what}: {type(exc).__name__}") from exc
+        return b"".join(chunks)
 
     async def _json(self, url: str, *, what: str, **kwargs: Any) -> Any:
-        answer = await self._get(url, what=what, **kwargs)
+        body = await self._get(url, what=what, **kwargs)
         try:
-            return answer.json()
-        except ValueError as exc:
+            return json.loads(body)
+        except (ValueError, RecursionError) as exc:
             raise SignalError(f"{what}: the answer is not JSON") from exc
 
     async def _http_json(self, zone: ZoneView, feed: PriceFeed, now: datetime) -> list[Signal]:
@@ -147,7 +169,7 @@ class FeedPoller:
             raise SignalError("HTTPJSON feed: url is required")
         token = await self._secret(feed)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        body = await self._json(feed.url, what=f"HTTPJSON {feed.url}", headers=headers)
+        body = await self._json(feed.url, what=f"HTTPJSON {redact(feed.url)}", headers=headers)
         found = _path(body, feed.value_path or "")
         unit = f"{zone.spec.currency}/kWh"
         step = timedelta(seconds=feed.poll_interval_seconds)
@@ -241,8 +263,8 @@ class FeedPoller:
         if token:
             params["securityToken"] = token
         answer = await self._get(feed.url or ENTSOE, what=f"ENTSOE {feed.area}", params=params)
-        points = parse_a44(answer.content, area=feed.area)
-        revision = hashlib.sha256(answer.content).hexdigest()[:12]
+        points = parse_a44(answer, area=feed.area)
+        revision = hashlib.sha256(answer).hexdigest()[:12]
         return entsoe_signals(points, zone=zone.name, revision=revision)
 
     async def _vtn(self, zone: ZoneView, feed: PriceFeed) -> VtnClient:
@@ -254,6 +276,7 @@ class FeedPoller:
             credentials=ClientCredentials.parse(secret) if secret else None,
             http=self.http,
             timeout_seconds=self.timeout_seconds,
+            check=self.outbound.check,
         )
 
     async def subscribe(
@@ -279,7 +302,7 @@ class FeedPoller:
         vtn = await self._vtn(zone, feed)
         binding = zone.spec.openadr
         events = await vtn.events(targets=list(binding.targets) if binding else [])
-        source = f"openadr:{openadr_operator(feed)}"
+        source = f"openadr:{openadr_operator(zone, feed)}"
         signals: list[Signal] = []
         for event in events:
             signals += event_signals(

@@ -20,6 +20,7 @@ Every failure (HTTP error, timeout, unexpected body) is a ``SignalError`` naming
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -39,6 +40,8 @@ from orchestrator.signals.openadr import (
 PAGE = 50
 MAX_PAGES = 20
 Version = Literal["3.0.1", "3.1.0"]
+Check = Callable[[str], Awaitable[None]]
+"""Raises when a URL may not be called (``orchestrator.signals.outbound.Outbound.check``)."""
 _OPERATIONS: dict[Version, list[str]] = {
     "3.1.0": ["CREATE", "UPDATE", "DELETE"],
     "3.0.1": ["POST", "PUT", "DELETE"],
@@ -74,8 +77,10 @@ class VtnClient:
         version: Version = "3.1.0",
         scope: str | None = None,
         timeout_seconds: float = 10.0,
+        check: Check | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.check = check
         self.credentials = credentials
         self.http = http
         self.token_url = token_url
@@ -87,6 +92,7 @@ class VtnClient:
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         what = f"{method} {path} at VTN {self.base_url}"
         headers = {"Authorization": f"Bearer {await self.token()}"} if self.credentials else {}
+        await self._allowed(f"{self.base_url}{path}")
         try:
             answer = await self.http.request(
                 method, f"{self.base_url}{path}", headers=headers, timeout=self.timeout, **kwargs
@@ -116,6 +122,7 @@ class VtnClient:
         }
         if self.scope:
             form["scope"] = self.scope
+        await self._allowed(url)
         try:
             answer = await self.http.post(url, data=form, timeout=self.timeout)
             answer.raise_for_status()
@@ -132,7 +139,12 @@ class VtnClient:
         self._token = (token, time.monotonic() + max(seconds - 30, 1))
         return token
 
+    async def _allowed(self, url: str) -> None:
+        if self.check is not None:
+            await self.check(url)
+
     async def _discover(self) -> str:
+        await self._allowed(f"{self.base_url}/auth/server")
         try:
             answer = await self.http.get(f"{self.base_url}/auth/server", timeout=self.timeout)
             answer.raise_for_status()

@@ -30,6 +30,7 @@ from orchestrator.api.gridzone import GridZoneStatus
 from orchestrator.errors import ConfigError
 from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.records import DrOrderInput
+from orchestrator.logs import redact
 from orchestrator.signals.directory import Hub, ZoneView
 from orchestrator.signals.model import DrOrder, StoredSignal
 from orchestrator.signals.tou import Schedule
@@ -134,9 +135,10 @@ class Processor:
                 self._problems.pop(zone, None)
 
     def problem(self, zone: str, message: str) -> None:
-        """Note a feed failure for ``zone``, shown in its SignalsFresh message."""
+        """Note a feed failure for ``zone``, shown in its SignalsFresh message (credentials in
+        it masked: the status is readable by everyone who may read the GridZone)."""
         with self._lock:
-            self._problems[zone] = message[:500]
+            self._problems[zone] = redact(message)[:500]
 
     def reconcile_zone(self, zone: ZoneView) -> GridZoneStatus:
         """Process the zone's new signals and write its status; returns the status written."""

@@ -213,7 +213,7 @@ class SignalService:
         if feed.type != "OpenADRPoll" or not self.callback_url:
             return
         key = f"{zone.name}:{feed.model_dump_json()}"
-        credentials = self.tokens.snapshot().get(openadr_operator(feed))
+        credentials = self.tokens.snapshot().get(openadr_operator(zone, feed))
         if key in self._subscribed or credentials is None:
             return
         await self.feeds.subscribe(

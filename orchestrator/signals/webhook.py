@@ -10,9 +10,9 @@ Endpoints (described by ``app.openapi()``, published on the operator's API port)
 Order of checks, each with its answer: body over the limit 413, not complete in time 408, too
 many bodies arriving at once 503, a client gone before its body ended: nothing; no or unknown
 bearer token, bad or stale signature 401; body not JSON 400; schema-invalid or unknown zone 422
-naming the field; the ledger unreachable 503 (retry later). A request is answered 200 only after
-its signals are committed to the ledger; a repeat of a signal is counted in ``duplicates`` and
-changes nothing.
+naming the field; a zone whose ``gridOperators`` do not name the sender 403; the ledger
+unreachable 503 (retry later). A request is answered 200 only after its signals are committed
+to the ledger; a repeat of a signal is counted in ``duplicates`` and changes nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from orchestrator import metrics
 from orchestrator.errors import LedgerError, SignalError
 from orchestrator.signals.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, AuthError
-from orchestrator.signals.directory import UnknownZoneError
+from orchestrator.signals.directory import ForbiddenZoneError, UnknownZoneError
 from orchestrator.signals.ingest import Ingestor, Outcome
 from orchestrator.signals.native import Accepted, Problem, SignalBatch
 from orchestrator.signals.openadr import Notification
@@ -53,6 +53,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (400, "The body is not JSON."),
         (401, "No or unknown bearer token, or a bad or stale signature."),
+        (403, "The zone does not name this grid operator in spec.gridOperators."),
         (408, "The body did not arrive in time."),
         (413, "The body is larger than the limit."),
         (422, "The body does not match the schema, or names an unknown zone."),
@@ -221,6 +222,9 @@ async def _handle(
         return _problem(400, f"the body is not JSON: {exc}"[:300])
     try:
         outcome = await run_in_threadpool(work, ingestor, operator, document)
+    except ForbiddenZoneError as exc:
+        metrics.signals_counted(source, "rejected_auth")
+        return _problem(403, str(exc)[:2000])
     except SignalError as exc:
         unknown = isinstance(exc, UnknownZoneError)
         result: metrics.SignalResult = "rejected_unknown_zone" if unknown else "rejected_malformed"

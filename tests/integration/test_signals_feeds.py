@@ -34,7 +34,7 @@ from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.settings import Settings
 from orchestrator.signals.auth import Credentials
-from orchestrator.signals.wiring import Signals, build
+from orchestrator.signals.wiring import FEED_SECRET_LABEL, Signals, build
 
 HUB = "shanghai"
 NAMESPACE = "gridshift-system"
@@ -223,6 +223,7 @@ def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     fleet.kubectl(HUB, "create", "secret", "generic", SECRET, "-n", NAMESPACE,
                   "--from-literal=em=em-token", "--from-literal=entsoe=entsoe-token",
                   "--from-literal=vtn=ven-1:ven-secret", "--from-literal=json=json-token")  # fmt: skip
+    fleet.kubectl(HUB, "label", "secret", SECRET, "-n", NAMESPACE, f"{FEED_SECRET_LABEL}=true")
     upgrade_to_head(database_url)
     server = Feeds()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -273,11 +274,12 @@ def feed_spec(env: Env, provider: str) -> tuple[dict[str, Any], float]:
     feed = {
         "type": "OpenADRPoll",
         "url": f"{base}/vtn",
-        "area": f"vtn-{RUN}",
+        "gridOperator": f"vtn-{RUN}",
         "credentialsSecretRef": ref("vtn"),
     }
     return {
         "currency": "CNY",
+        "gridOperators": [f"vtn-{RUN}"],
         "openADR": {"venName": "gs", "targets": [f"feeds-{RUN}"]},
         "priceFeeds": [feed],
     }, 1.32
@@ -286,7 +288,7 @@ def feed_spec(env: Env, provider: str) -> tuple[dict[str, Any], float]:
 def assemble(env: Env, clock: Clock, http: httpx.AsyncClient, **settings: Any) -> Signals:
     """The signals package over the real ledger and hub, on ``clock``, feeds timing out at 0.5 s."""
     return build(
-        Settings(feed_timeout_seconds=0.5, **settings),
+        Settings(feed_timeout_seconds=0.5, feed_allowed_hosts=("127.0.0.1",), **settings),
         ledger=env.ledger,
         hub=env.hub,
         http=http,

@@ -126,7 +126,12 @@ class Env:
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "GridZone",
             "metadata": {"name": name},
-            "spec": {"currency": "CNY", "signalTTLSeconds": 60, **spec},
+            "spec": {
+                "currency": "CNY",
+                "signalTTLSeconds": 60,
+                "gridOperators": [OPERATOR],
+                **spec,
+            },
         }
         self.objects().create_cluster_custom_object(GROUP, VERSION, "gridzones", body)
         self.zones.append(name)

@@ -35,7 +35,9 @@ from orchestrator.signals.ingest import Ingestor
 from orchestrator.signals.webhook import create_app
 
 TOKEN, SIGNED_TOKEN, HMAC_KEY = "tok-sh", "tok-vtn", b"hmac-key-vtn"
+OTHER_TOKEN, FUZZ_TOKEN = "tok-other", "tok-fuzz"
 LIMIT = 1024 * 1024
+OPERATORS = ["sgcc-sh", "vtn-1", "fuzz"]
 FUZZ_REQUESTS = 1050
 FUZZ_SECONDS = 120
 
@@ -58,10 +60,18 @@ ZONES = [
             {
                 "gridZoneID": "CN-SH",
                 "openADR": {"venName": "gs", "targets": ["cluster-sh-lingang-01"]},
+                "gridOperators": OPERATORS,
             }
         ),
     ),
-    Zone("hubei", 1, GridZoneSpec.model_validate({"gridZoneID": "CN-HB"})),
+    Zone(
+        "hubei", 1, GridZoneSpec.model_validate({"gridZoneID": "CN-HB", "gridOperators": OPERATORS})
+    ),
+    Zone(
+        "ningxia",
+        1,
+        GridZoneSpec.model_validate({"gridZoneID": "CN-NX", "gridOperators": ["vtn-1"]}),
+    ),
 ]
 
 
@@ -88,6 +98,8 @@ def build_app(ledger: Ledger, recorded: list[set[str]]) -> Any:
             {
                 "sgcc-sh": Credentials(TOKEN.encode()),
                 "vtn-1": Credentials(SIGNED_TOKEN.encode(), hmac_key=HMAC_KEY),
+                "other-grid": Credentials(OTHER_TOKEN.encode()),
+                "fuzz": Credentials(FUZZ_TOKEN.encode()),
             }
         ),
         clock=lambda: datetime.now(UTC),
@@ -370,6 +382,41 @@ def test_the_same_native_id_and_start_in_two_zones_records_both(webhook: Webhook
             select(GridSignal.zone).where(GridSignal.external_id == "per-zone-1")
         ).scalars()
         assert sorted(zones) == ["hubei", "shanghai"]
+
+
+def test_an_operators_token_speaks_only_for_the_zones_that_name_it(webhook: Webhook) -> None:
+    """A token is refused with 403 for a zone whose gridOperators do not name its operator,
+    natively or over OpenADR, and nothing of the batch is recorded; named zones accept it."""
+    foreign = post(webhook.url, {"signals": [entry("foreign-1", zone="ningxia")]})
+    assert foreign.status_code == 403, foreign.text
+    assert "spec.gridOperators" in foreign.json()["detail"]
+    mixed = post(webhook.url, {"signals": [entry("mixed-1"), entry("mixed-2", zone="CN-NX")]})
+    assert mixed.status_code == 403
+    stranger = post(webhook.url, {"signals": [entry("stranger-1")]}, token=OTHER_TOKEN)
+    assert stranger.status_code == 403
+    event = {
+        "objectType": "EVENT",
+        "operation": "CREATE",
+        "object": {
+            "id": "foreign-evt",
+            "programID": "p",
+            "createdDateTime": "2026-07-14T09:30:02Z",
+            "targets": ["cluster-sh-lingang-01"],
+            "intervalPeriod": {"start": "2026-07-15T04:00:00Z", "duration": "PT1H"},
+            "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [3]}]}],
+        },
+    }
+    refused = post(webhook.url, event, path="/openadr/callback", token=OTHER_TOKEN)
+    assert refused.status_code == 403, refused.text
+    for ident in ("foreign-1", "mixed-1", "mixed-2", "stranger-1"):
+        with webhook.engine.connect() as connection:
+            found = connection.execute(
+                select(func.count()).select_from(GridSignal).where(GridSignal.external_id == ident)
+            ).scalar_one()
+        assert found == 0, ident
+    assert webhook.rows("openadr:other-grid") == 0
+    allowed = post(webhook.url, event, path="/openadr/callback")
+    assert allowed.json() == {"accepted": 1, "duplicates": 0, "ignored": 0}, allowed.text
 
 
 def test_fuzzed_requests_never_get_a_5xx(webhook: Webhook) -> None:
