@@ -105,6 +105,26 @@ def mark_signal_processed(session: Session, *, signal_id: int, processed_at: dat
         raise LedgerNotFound(f"no signal with id {signal_id}")
 
 
+def zones_with_unprocessed_signals(
+    session: Session, *, since: datetime, until: datetime
+) -> list[str]:
+    """Zones that have signals not yet processed whose interval starts in [since, until)."""
+    validate.aware("since", since)
+    validate.aware("until", until)
+    validate.time_range(since, until)
+    with ledger_errors("reading the zones with unprocessed signals"):
+        found = session.execute(
+            select(GridSignal.zone)
+            .where(
+                GridSignal.processed_at.is_(None),
+                GridSignal.interval_start >= since,
+                GridSignal.interval_start < until,
+            )
+            .distinct()
+        ).scalars()
+        return sorted(found)
+
+
 def signal_history(
     session: Session,
     *,

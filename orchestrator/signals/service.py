@@ -7,10 +7,13 @@ the period):
 - ``signals.refresh`` (every replica): re-read GridZones and the operators' token Secret, and
   keep one ``signals.feed.<zone>.<n>`` job per configured feed;
 - ``signals.reconcile`` (leader): reconcile every zone, which also turns zones Stale;
+- ``signals.pending`` (leader, every ``pending_seconds``): process the zones that have signals
+  not yet processed, which other replicas' webhooks recorded;
 - ``signals.feed.<zone>.<n>`` (leader): poll one feed and record what it returns.
 
 Signals the webhook records wake the processing loop at once (leader only); a non-leader's
-webhook still records them and the leader's next reconcile picks them up from the ledger.
+webhook still records them and the leader picks them up from the ledger within
+``pending_seconds`` (2 s), well inside a dispatch order's shortest response deadline (30 s).
 ``leader`` is a callable, so the Lease-based election decides per run.
 """
 
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_JOB = "signals.refresh"
 RECONCILE_JOB = "signals.reconcile"
+PENDING_JOB = "signals.pending"
 FEED_JOB = "signals.feed."
 
 
@@ -65,7 +69,9 @@ class SignalService:
         refresh_seconds: int = 30,
         callback_url: str | None = None,
         client_name: str = "gridshift",
+        pending_seconds: int = 2,
     ) -> None:
+        self.pending_seconds = pending_seconds
         self.ingestor = ingestor
         self.processor = processor
         self.hub = hub
@@ -101,6 +107,7 @@ class SignalService:
             first=now + timedelta(seconds=self.refresh_seconds),
         )
         self._every(RECONCILE_JOB, self.reconcile_all, self.reconcile_seconds, first=now)
+        self._every(PENDING_JOB, self.reconcile_pending, self.pending_seconds, first=now)
         self.scheduler.start()
         self._task = asyncio.create_task(self._process_loop(), name="signals-processor")
 
@@ -162,6 +169,18 @@ class SignalService:
             await asyncio.to_thread(self.processor.reconcile_zone, zone)
         except GridshiftError as exc:
             log.warning("could not reconcile gridzone=%s: %s", zone.name, exc)
+
+    async def reconcile_pending(self) -> None:
+        """Wake processing for zones with unprocessed signals, from any replica (leader only)."""
+        if not self.leader():
+            return
+        try:
+            pending = await asyncio.to_thread(self.processor.pending_zones)
+        except GridshiftError as exc:
+            log.warning("could not read the zones with unprocessed signals: %s", exc)
+            return
+        if pending:
+            self._mark(set(pending))
 
     async def reconcile_all(self) -> None:
         """Reconcile every zone (leader only)."""
