@@ -163,8 +163,9 @@ class Processor:
             last = self._last_seen.get(zone.name)
             problem = self._problems.get(zone.name)
             previous = self._written.get(zone.name, zone.status)
-        # the newest receipt by any replica: signals a follower recorded count as ours do
-        candidates = [s.received_at for s in signals]
+        # the newest receipt by any replica (signals a follower recorded count as ours do), up
+        # to now: a receipt "after now" is one this clock cannot judge the age of yet
+        candidates = [s.received_at for s in signals if s.received_at <= now]
         if last is not None:
             candidates.append(last)
         if previous is not None and previous.last_signal_time is not None:

@@ -2,7 +2,7 @@
 
 Bad input of every kind is refused with its status code and the server keeps serving; a good
 signal is in the ledger when the answer arrives; a repeat adds no row; schemathesis drives
-generated requests from /openapi.json and no answer is a 5xx.
+generated requests from the app's OpenAPI document and no answer is a 5xx.
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ class Webhook:
     url: str
     engine: Engine
     recorded: list[set[str]]
+    document: dict[str, Any]
+    """The app's OpenAPI document (published on the operator's API port, not the webhook's)."""
 
     def rows(self, source: str) -> int:
         with self.engine.connect() as connection:
@@ -115,8 +117,9 @@ def webhook(database_url: str) -> Iterator[Webhook]:
     engine = make_engine(database_url)
     ledger = Ledger(database_url)
     recorded: list[set[str]] = []
-    with serve(build_app(ledger, recorded)) as url:
-        yield Webhook(url, engine, recorded)
+    app = build_app(ledger, recorded)
+    with serve(app) as url:
+        yield Webhook(url, engine, recorded, app.openapi())
     ledger.close()
     engine.dispose()
 
@@ -420,9 +423,9 @@ def test_an_operators_token_speaks_only_for_the_zones_that_name_it(webhook: Webh
 
 
 def test_fuzzed_requests_never_get_a_5xx(webhook: Webhook) -> None:
-    """At least 1,000 schemathesis requests from /openapi.json, valid and invalid: no 5xx."""
-    document = httpx.get(webhook.url + "/openapi.json", timeout=5).json()
-    schema = schemathesis.openapi.from_dict(document)
+    """At least 1,000 schemathesis requests from the OpenAPI document, valid and invalid: no 5xx."""
+    assert httpx.get(webhook.url + "/openapi.json", timeout=5).status_code == 404
+    schema = schemathesis.openapi.from_dict(webhook.document)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     strategy = st.one_of(
         schema.as_strategy(schemathesis.GenerationMode.POSITIVE, headers=headers),
