@@ -82,7 +82,8 @@ def test_a_completed_move_shows_in_metrics_and_events(stage: Stage) -> None:
         create_migration(stage, "metrics-a-away", "metrics-a", source="ningxia", target="hubei")
         moved = wait_ended(stage, "metrics-a-away")
         assert moved["status"]["phase"] == "Completed", moved["status"]
-        refused = httpx.post(f"{base}/v1/signals", json={"signals": []}, timeout=5)
+        webhook = f"http://127.0.0.1:{stage.operator.webhook_port}"
+        refused = httpx.post(f"{webhook}/v1/signals", json={"signals": []}, timeout=5)
         assert refused.status_code == 401
         # the zone's price arrives after the operator's next zone refresh (30 s) and first poll
         after = wait_for(
