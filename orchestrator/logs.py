@@ -126,4 +126,6 @@ def configure(
     # httpx logs every request's full URL at INFO (an ENTSO-E securityToken rides in the query)
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # APScheduler notes every run of every job (one every 2 s); failures still show
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     return handler
