@@ -41,12 +41,11 @@ from orchestrator.signals.entsoe import entsoe_signals, parse_a44
 from orchestrator.signals.model import Signal
 from orchestrator.signals.openadr_client import ClientCredentials, VtnClient
 from orchestrator.signals.openadr_map import event_signals
-from orchestrator.signals.outbound import Outbound
+from orchestrator.signals.outbound import MAX_BODY, Outbound, read_bounded
 from orchestrator.signals.timing import parse_time, utc
 from orchestrator.signals.tou import Schedule, tou_signals
 from orchestrator.signals.tou_data import dataset_schedule
 
-MAX_BODY = 8 * 1024 * 1024
 ELECTRICITY_MAPS = "https://api.electricitymaps.com/v3"
 ENTSOE = "https://web-api.tp.entsoe.eu/api"
 SecretReader = Callable[[SecretKeyRef], str]
@@ -137,25 +136,15 @@ class FeedPoller:
     async def _get(self, url: str, *, what: str, **kwargs: Any) -> bytes:
         """The body of ``GET url``, read as it streams and abandoned past ``MAX_BODY`` bytes."""
         await self.outbound.check(url)
-        chunks: list[bytes] = []
-        size = 0
         try:
             async with self.http.stream("GET", url, timeout=self.timeout, **kwargs) as answer:
                 if answer.status_code >= 400:
                     raise SignalError(f"{what}: HTTP {answer.status_code}")
-                declared = answer.headers.get("content-length", "")
-                if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
-                    raise SignalError(f"{what}: the answer is larger than {MAX_BODY} bytes")
-                async for chunk in answer.aiter_bytes():
-                    size += len(chunk)
-                    if size > MAX_BODY:
-                        raise SignalError(f"{what}: the answer is larger than {MAX_BODY} bytes")
-                    chunks.append(chunk)
+                return await read_bounded(answer, what=what, limit=MAX_BODY)
         except httpx.TimeoutException as exc:
             raise SignalError(f"{what}: timed out") from exc
         except httpx.HTTPError as exc:
             raise SignalError(f"{what}: {type(exc).__name__}") from exc
-        return b"".join(chunks)
 
     async def _json(self, url: str, *, what: str, **kwargs: Any) -> Any:
         body = await self._get(url, what=what, **kwargs)

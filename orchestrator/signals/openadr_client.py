@@ -19,6 +19,7 @@ Every failure (HTTP error, timeout, unexpected body) is a ``SignalError`` naming
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from orchestrator.signals.openadr import (
     describe_validation,
     flatten_targets,
 )
+from orchestrator.signals.outbound import read_bounded
 
 PAGE = 50
 MAX_PAGES = 20
@@ -62,6 +64,14 @@ class ClientCredentials:
         if not sep or not client_id or not secret:
             raise SignalError("OpenADR credentials must be '<client id>:<client secret>'")
         return cls(client_id, secret)
+
+
+class VtnStatusError(SignalError):
+    """The VTN answered with an HTTP error status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class VtnClient:
@@ -94,13 +104,13 @@ class VtnClient:
         headers = {"Authorization": f"Bearer {await self.token()}"} if self.credentials else {}
         await self._allowed(f"{self.base_url}{path}")
         try:
-            answer = await self.http.request(
+            async with self.http.stream(
                 method, f"{self.base_url}{path}", headers=headers, timeout=self.timeout, **kwargs
-            )
-            answer.raise_for_status()
-            return answer.json() if answer.content else None
-        except httpx.HTTPStatusError as exc:
-            raise SignalError(f"{what}: HTTP {exc.response.status_code}") from exc
+            ) as answer:
+                if answer.status_code >= 400:
+                    raise VtnStatusError(f"{what}: HTTP {answer.status_code}", answer.status_code)
+                body = await read_bounded(answer, what=what)
+            return json.loads(body) if body else None
         except httpx.TimeoutException as exc:
             raise SignalError(f"{what}: timed out") from exc
         except httpx.HTTPError as exc:
@@ -231,9 +241,8 @@ class VtnClient:
         """The event ``event_id`` as camelCase JSON; None when the VTN answers 4xx."""
         try:
             body = await self._request("GET", f"/events/{quote(event_id, safe='')}")
-        except SignalError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code < 500:
+        except VtnStatusError as exc:
+            if exc.status < 500:
                 return None
             raise
         if not isinstance(body, dict):

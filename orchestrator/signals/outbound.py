@@ -9,6 +9,7 @@ or a VTN client calls (the VTN's own token URL too) is checked first by :meth:`O
   clouds' instance metadata lives there), a known metadata name or address, or unspecified.
 
 Every refusal is a ``SignalError`` naming the host and what to change; no request is sent.
+:func:`read_bounded` reads an answer as it streams and gives up past ``MAX_BODY`` bytes.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
+import httpx
+
 from orchestrator.errors import SignalError
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+MAX_BODY = 8 * 1024 * 1024
+"""The most of a feed's or a VTN's answer that is read."""
 METADATA_NAMES = frozenset(
     {
         "metadata",
@@ -35,6 +40,21 @@ METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
 )
 """Instance metadata outside the link-local ranges (AWS over IPv6, Alibaba Cloud)."""
+
+
+async def read_bounded(answer: httpx.Response, *, what: str, limit: int = MAX_BODY) -> bytes:
+    """The body of a streamed ``answer``; SignalError as soon as it passes ``limit`` bytes."""
+    declared = answer.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise SignalError(f"{what}: the answer is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in answer.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise SignalError(f"{what}: the answer is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def resolve(host: str, port: int) -> list[str]:

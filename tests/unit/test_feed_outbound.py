@@ -251,3 +251,43 @@ def test_httpx_request_lines_and_messages_never_log_a_planted_secret() -> None:
     assert "feed failed" in written
     assert "crashed" in written
     assert PLANTED not in written
+
+
+def test_a_vtn_answer_over_8_mib_is_abandoned_while_it_streams() -> None:
+    """A VTN's endless ``GET /events`` answer is cut at the limit, as a feed's is."""
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        while sent < 64 * MAX_BODY:
+            sent += 65536
+            yield b" " * 65536
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=endless())
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as http:
+            vtn = VtnClient("https://vtn.example", credentials=None, http=http)
+            await vtn.events(targets=[])
+
+    with pytest.raises(SignalError, match="larger than 8388608 bytes"):
+        asyncio.run(main())
+    assert sent <= MAX_BODY + 2 * 65536
+
+
+def test_a_vtn_4xx_for_an_event_reads_as_gone() -> None:
+    """``event_document`` of an event the VTN answers 404 for is None; a 5xx stays an error."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404 if request.url.path.endswith("/gone") else 503)
+
+    async def main(event: str) -> Any:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as http:
+            return await VtnClient(
+                "https://vtn.example", credentials=None, http=http
+            ).event_document(event)
+
+    assert asyncio.run(main("gone")) is None
+    with pytest.raises(SignalError, match="HTTP 503"):
+        asyncio.run(main("broken"))
