@@ -78,7 +78,8 @@ class BodyLimit:
     - cut off by the client disconnecting: nothing is processed and nothing answered;
     - more than ``max_concurrent`` bodies being received at once (before any of them can be
       authenticated, since a signature covers the body): 503 with ``Retry-After``, at once, so
-      a flood of slow senders holds at most that many buffers and never the event loop.
+      a flood of slow senders holds at most that many buffers and never the event loop; a
+      request without a body (a probe's ``GET /healthz``) is never turned away.
     """
 
     def __init__(
@@ -99,7 +100,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        has_body = (declared is not None and declared != b"0") or b"transfer-encoding" in headers
         source: metrics.SignalSource = (
             "openadr" if str(scope.get("path", "")).startswith("/openadr") else "native"
         )
@@ -108,7 +111,7 @@ class BodyLimit:
             metrics.signals_counted(source, "too_large")
             await too_large(scope, receive, send)
             return
-        if self.reading >= self.max_concurrent:
+        if has_body and self.reading >= self.max_concurrent:
             metrics.signals_counted(source, "too_busy")
             busy = _problem(
                 503,

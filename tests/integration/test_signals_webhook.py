@@ -8,6 +8,7 @@ generated requests from the app's OpenAPI document and no answer is a 5xx.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -420,6 +421,47 @@ def test_an_operators_token_speaks_only_for_the_zones_that_name_it(webhook: Webh
     assert webhook.rows("openadr:other-grid") == 0
     allowed = post(webhook.url, event, path="/openadr/callback")
     assert allowed.json() == {"accepted": 1, "duplicates": 0, "ignored": 0}, allowed.text
+
+
+def test_a_flood_of_slow_bodies_is_bounded_and_the_server_keeps_answering(
+    database_url: str,
+) -> None:
+    """Twelve senders that send headers and half a body, then stall: at most four are held
+    (the rest answered 503 at once), each held one is answered 408 when its time is up, the
+    event loop answers /healthz throughout, and a good signal is accepted afterwards."""
+    upgrade_to_head(database_url)
+    ledger = Ledger(database_url)
+    ingestor = Ingestor(
+        ledger=ledger,
+        zones=ZoneDirectory(ZONES),
+        tokens=TokenStore({"sgcc-sh": Credentials(TOKEN.encode())}),
+        clock=lambda: datetime.now(UTC),
+    )
+    app = create_app(ingestor, body_limit=LIMIT, read_seconds=1.5, max_concurrent=4)
+    with serve(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        stalled = []
+        for _ in range(12):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.sendall(
+                b"POST /v1/signals HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000\r\n\r\n" + b'{"signals": ['
+            )
+            stalled.append(sock)
+        started = time.monotonic()
+        assert httpx.get(url + "/healthz", timeout=5).status_code == 200
+        assert time.monotonic() - started < 1
+        answers = []
+        for sock in stalled:
+            head = sock.recv(4096).split(b"\r\n", 1)[0]
+            answers.append(int(head.split()[1]))
+            sock.close()
+        took = time.monotonic() - started
+        good = post(url, {"signals": [entry("after-flood")]})
+    ledger.close()
+    assert sorted(answers) == [408] * 4 + [503] * 8, answers
+    assert took < 5
+    assert good.status_code == 200, good.text
 
 
 def test_fuzzed_requests_never_get_a_5xx(webhook: Webhook) -> None:

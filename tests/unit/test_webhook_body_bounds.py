@@ -29,7 +29,12 @@ class Inner:
 
 
 def scope(length: int | None = None) -> dict[str, Any]:
-    headers = [] if length is None else [(b"content-length", str(length).encode())]
+    """A POST; without a length it is sent chunked (a body of unknown size)."""
+    headers = (
+        [(b"transfer-encoding", b"chunked")]
+        if length is None
+        else [(b"content-length", str(length).encode())]
+    )
     return {"type": "http", "method": "POST", "path": "/v1/signals", "headers": headers}
 
 
@@ -116,6 +121,31 @@ def test_more_concurrent_bodies_than_allowed_are_answered_503_at_once() -> None:
     assert (first[0], second[0]) == (408, 408)
     assert after[0] == 200
     assert app.reading == 0
+
+
+def test_a_request_without_a_body_is_never_turned_away() -> None:
+    """With every body slot held, a GET without a body (a probe) is still answered."""
+    inner = Inner()
+    app = BodyLimit(inner, limit=1024, read_seconds=0.5, max_concurrent=1)
+
+    async def scenario() -> Any:
+        slow = asyncio.create_task(call(app, [part(b"{", True)], stall=True))
+        await asyncio.sleep(0.05)
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return part(b"", False)
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await app(
+            {"type": "http", "method": "GET", "path": "/healthz", "headers": []}, receive, send
+        )
+        await slow
+        return sent[0]["status"]
+
+    assert asyncio.run(scenario()) == 200
 
 
 @pytest.mark.parametrize("declared", [b"2000", b"12a", "²".encode()])
