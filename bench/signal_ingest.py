@@ -57,7 +57,9 @@ def serve(database_url: str, port: int) -> None:
 
     ingestor = Ingestor(
         ledger=Ledger(database_url),
-        zones=ZoneDirectory([BenchZone("bench", 1, GridZoneSpec())]),  # type: ignore[list-item]
+        zones=ZoneDirectory(
+            [BenchZone("bench", 1, GridZoneSpec.model_validate({"gridOperators": [OPERATOR]}))]
+        ),  # type: ignore[list-item]
         tokens=TokenStore({OPERATOR: Credentials(TOKEN.encode())}),
         clock=lambda: datetime.now(UTC),
     )

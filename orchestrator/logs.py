@@ -11,7 +11,10 @@ the message itself, which is how gridshift names objects in its logs
      "migration": "moves/chat-a", "phase": "WarmingUp", "reason": "Provisioned"}
 
 A key never replaces one of the four fixed fields; an exception's traceback goes in
-``exception``. This module imports nothing of gridshift: any layer may use it.
+``exception``. Credentials are never written: :func:`redact` masks URL passwords, bearer tokens
+and query parameters that carry a token, key, secret or password in every record (and in the
+texts gridshift puts into status), and httpx's per-request INFO lines are not logged at all.
+This module imports nothing of gridshift: any layer may use it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 FIXED = ("time", "level", "logger", "message")
 _PAIR = re.compile(r"^([a-z][a-z0-9_]{0,40})=(\S+)$")
 _TRAILING = ",;:)"
+MASK = "***"
+_SECRET_PARAM = re.compile(
+    r"(?i)([?&;](?:[a-z0-9_.-]*(?:token|key|secret|password|passwd|signature|credential)"
+    r"[a-z0-9_.-]*|auth|pwd|code)=)[^&#\s'\"<>]+"
+)
+_USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+")
 _RECORD_FIELDS = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
     | {"message", "asctime", "taskName"}
@@ -44,6 +54,29 @@ def pairs(message: str) -> dict[str, str]:
             if value:
                 found.setdefault(match.group(1), value)
     return found
+
+
+def redact(text: str) -> str:
+    """``text`` with credentials masked: ``user:***@`` in URLs, ``Bearer ***``, and ``***`` for
+    query parameters named like a token, key, secret, password or signature."""
+    text = _USERINFO.sub(rf"\g<1>{MASK}@", text)
+    text = _SECRET_PARAM.sub(rf"\g<1>{MASK}", text)
+    return _BEARER.sub(rf"\g<1>\g<2>{MASK}", text)
+
+
+class Redacting(logging.Filter):
+    """Masks credentials in a record's message (and exception text) before any handler writes it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -82,6 +115,7 @@ def configure(
     """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(Redacting())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -89,4 +123,9 @@ def configure(
     root.setLevel(level)
     # the Kubernetes client's retry chatter repeats what gridshift reports once
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+    # httpx logs every request's full URL at INFO (an ENTSO-E securityToken rides in the query)
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # APScheduler notes every run of every job (one every 2 s); failures still show
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     return handler

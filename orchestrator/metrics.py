@@ -69,13 +69,16 @@ SignalResult = Literal[
     "rejected_malformed",
     "rejected_unknown_zone",
     "too_large",
+    "incomplete",
+    "too_busy",
     "ledger_unavailable",
     "failed",
 ]
 """What became of signals: ``accepted`` (new rows), ``duplicate`` (repeats, no change) and
 ``ignored`` (notifications that carry no signal) count signals; the others count requests or
 polls: a bad token or signature, a body that is not JSON or not the schema, an unknown zone, a
-body over the limit, the ledger down (503), a feed that failed."""
+body over the limit, a body cut off or not sent in time, too many bodies arriving at once, the
+ledger down (503), a feed that failed."""
 SIGNAL_RESULTS: tuple[str, ...] = get_args(SignalResult)
 
 LedgerRecord = Literal["phase", "outcome"]

@@ -151,6 +151,21 @@ class Settings(BaseSettings):
         le=64 * 1024 * 1024,
         description="webhook_body_limit_bytes: larger request bodies are refused with 413.",
     )
+    webhook_body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="webhook_body_timeout_seconds: a body not complete in this time gets 408.",
+    )
+    webhook_max_concurrent_bodies: int = Field(
+        default=64,
+        ge=1,
+        le=10000,
+        description=(
+            "webhook_max_concurrent_bodies: bodies received at once (before they can be "
+            "authenticated); beyond it a request is answered 503 with Retry-After at once."
+        ),
+    )
     webhook_replay_window_seconds: int = Field(
         default=300,
         ge=10,
@@ -159,6 +174,18 @@ class Settings(BaseSettings):
             "webhook_replay_window_seconds: a signed request whose timestamp is further than "
             "this from our clock is refused with 401 (replay protection)."
         ),
+    )
+    api_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        max_length=253,
+        description=(
+            "api_host: address of the port serving the read API, /metrics, /readyz, /docs and "
+            "/openapi.json (never the webhook's port); use 0.0.0.0 in a Pod."
+        ),
+    )
+    api_port: int = Field(
+        default=8081, ge=1, le=65535, description="api_port: TCP port of the read API and metrics."
     )
     webhook_token_secret: str = Field(
         default="gridshift-grid-operators",
@@ -212,6 +239,15 @@ class Settings(BaseSettings):
     )
     feed_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="feed_timeout_seconds: timeout of one feed poll."
+    )
+    feed_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("api.electricitymaps.com", "web-api.tp.entsoe.eu"),
+        description=(
+            "feed_allowed_hosts: host names (comma-separated; `*.example.com` for a domain's "
+            "subdomains) that feeds and VTNs may be polled at; a GridZone naming any other host "
+            "is refused, and link-local or cloud metadata addresses always are. Add your own "
+            "feeds' and VTNs' hosts."
+        ),
     )
     openadr_callback_url: str | None = Field(
         default=None,
@@ -307,6 +343,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected Phase=seconds, got {item!r}")
             pauses[phase.strip()] = float(seconds)
         return pauses
+
+    @field_validator("feed_allowed_hosts", mode="before")
+    @classmethod
+    def _parse_hosts(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        hosts = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        for host in hosts:
+            bare = host.removeprefix("*.")
+            if not bare or "/" in bare or ":" in bare or "*" in bare or " " in bare:
+                raise ValueError(f"expected a host name or *.domain, got {host!r}")
+        return hosts
 
     @field_validator("kubeconfigs", mode="before")
     @classmethod

@@ -42,6 +42,7 @@ class Operator:
     starts: int = 0
     env: dict[str, str] = field(default_factory=dict)
     webhook_port: int = field(default_factory=procs.free_port)
+    api_port: int = field(default_factory=procs.free_port)
     pod_name: str = field(default_factory=lambda: f"gridshift-{uuid.uuid4().hex[:8]}")
     """Its identity in the leader Lease, kept across restarts as a Pod's name is."""
 
@@ -54,6 +55,7 @@ class Operator:
             "GRIDSHIFT_DATABASE_URL": self.database_url,
             "GRIDSHIFT_LOG_LEVEL": "INFO",
             "GRIDSHIFT_WEBHOOK_PORT": str(self.webhook_port),
+            "GRIDSHIFT_API_PORT": str(self.api_port),
             "GRIDSHIFT_POD_NAME": self.pod_name,
             **self.env,
         }

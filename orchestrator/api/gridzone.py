@@ -19,6 +19,10 @@ from orchestrator.api.common import (
     ShortText,
 )
 
+OperatorName = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+]
+"""A grid operator: a key of the webhook's token Secret."""
 TouPeriod = Literal["CriticalPeak", "Peak", "Flat", "Valley", "DeepValley"]
 Currency = Literal["CNY", "EUR", "USD"]
 
@@ -180,7 +184,19 @@ class PriceFeed(Model):
         default=None, description="area code of the feed (bidding zone, Electricity Maps zone)."
     )
     credentials_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="credentialsSecretRef: the token or key for the feed."
+        default=None,
+        description=(
+            "credentialsSecretRef: the token or key for the feed, in a Secret of gridshift's "
+            "namespace labelled gridshift.io/feed-credentials=true (no other Secret is read)."
+        ),
+    )
+    grid_operator: OperatorName | None = Field(
+        default=None,
+        description=(
+            "gridOperator (OpenADRPoll, required there): the grid operator this VTN is, one of "
+            "the zone's gridOperators; polled events are recorded as its signals, and only its "
+            "webhook token is handed to this VTN for the subscription."
+        ),
     )
 
     @model_validator(mode="after")
@@ -228,6 +244,21 @@ class ZoneLatency(Model):
 class GridZoneSpec(Model):
     """What a grid zone is: its clock, tariff, feeds, green power and OpenADR binding."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": (
+                        "!has(self.priceFeeds) || self.priceFeeds.all(f, f.type != 'OpenADRPoll' "
+                        "|| (has(f.gridOperator) && has(self.gridOperators) && "
+                        "f.gridOperator in self.gridOperators))"
+                    ),
+                    "message": "an OpenADRPoll feed needs a gridOperator listed in gridOperators",
+                }
+            ]
+        }
+    )
+
     display_name: ShortText = Field(default="", description="displayName for people.")
     grid_zone_id: Annotated[str, StringConstraints(max_length=32)] = Field(
         default="", alias="gridZoneID", description="gridZoneID, for example CN-SH."
@@ -266,6 +297,24 @@ class GridZoneSpec(Model):
         le=86400,
         description="signalTTLSeconds: older signals make the zone Stale; the planner holds.",
     )
+    grid_operators: list[OperatorName] = Field(
+        default_factory=list,
+        max_length=16,
+        description=(
+            "gridOperators: the grid operators (keys of the webhook's token Secret) that may "
+            "send this zone's prices, peak levels and dispatch orders, by webhook or OpenADR; "
+            "another operator's token is refused with 403. Empty: the zone takes no webhook "
+            "signals, only its own feeds."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+
+    @model_validator(mode="after")
+    def _vtns_bound_to_operators(self) -> GridZoneSpec:
+        for feed in self.price_feeds:
+            if feed.type == "OpenADRPoll" and feed.grid_operator not in self.grid_operators:
+                raise ValueError("an OpenADRPoll feed needs a gridOperator listed in gridOperators")
+        return self
 
 
 class ForecastPoint(Model):

@@ -87,6 +87,16 @@ class HubClient:
                 log.warning("skipped key %s of Secret %s/%s: not UTF-8", key, namespace, name)
         return decoded
 
+    def secret_labels(self, namespace: str, name: str) -> dict[str, str]:
+        """A Secret's labels; empty when the Secret does not exist."""
+        try:
+            secret = self._secret(namespace, name)
+        except KubeError as exc:
+            if exc.not_found:
+                return {}
+            raise
+        return dict(secret.metadata.labels or {})
+
     def _secret(self, namespace: str, name: str) -> Any:
         return call(
             HUB,

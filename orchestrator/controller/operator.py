@@ -58,8 +58,17 @@ def run(settings: Settings) -> None:
             process = build(settings, http=http)
             leadership = process.leadership
             await process.signals.start()
-            web = server(process.app, settings)
-            serving = asyncio.create_task(web.serve(), name="webhook")
+            web = server(
+                process.webhook_app,
+                settings,
+                host=settings.webhook_host,
+                port=settings.webhook_port,
+            )
+            api = server(process.api_app, settings, host=settings.api_host, port=settings.api_port)
+            serving = [
+                asyncio.create_task(web.serve(), name="webhook"),
+                asyncio.create_task(api.serve(), name="api"),
+            ]
             await leadership.start()
             log.info("started replica=%s; serving the webhook", leadership.identity)
             try:
@@ -71,8 +80,8 @@ def run(settings: Settings) -> None:
                 await process.signals.stop()
                 # released before the webhook stops: a follower takes over at its next retry
                 await leadership.stop(release=ended != "lost")
-                web.should_exit = True
-                await asyncio.gather(serving, return_exceptions=True)
+                web.should_exit = api.should_exit = True
+                await asyncio.gather(*serving, return_exceptions=True)
         if ended == "lost":
             raise LeadershipLost(
                 f"replica {leadership.identity} lost the leader Lease and stopped its "

@@ -3,7 +3,7 @@
 :func:`build` is the one place ``gridshift run`` is put together::
 
     hub client -> ledger -> engine (members, capacity book, recorder, routers) -> leadership
-      -> signals -> DR reporter -> planner -> kopf handlers -> one HTTP app
+      -> signals -> DR reporter -> planner -> kopf handlers -> the webhook and API apps
 
 Every part is complete when the next one is built: nothing is filled in later, nothing is set
 by assignment after the fact. The kopf handlers get their dependencies as arguments of their
@@ -37,7 +37,7 @@ from orchestrator.controller import members, migrations, planner_loop, workloads
 from orchestrator.controller.dr import DemandResponses, vtn_report
 from orchestrator.controller.http import router as operator_routes
 from orchestrator.controller.planner_loop import Planner
-from orchestrator.controller.web import build_app
+from orchestrator.controller.web import build_api_app
 from orchestrator.errors import ClusterError, ConfigError
 from orchestrator.ledger.handle import Ledger
 from orchestrator.migration.capacity import CapacityBook
@@ -63,8 +63,10 @@ class Process:
     """The signal jobs and processing; started on every replica, jobs run in the leader only."""
     handlers: kopf.OperatorRegistry
     """The kopf handlers (members, workloads, migrations, the planner), run while leading."""
-    app: FastAPI
-    """The one HTTP app, served on every replica."""
+    webhook_app: FastAPI
+    """The signal webhook, served on ``webhook_port`` by every replica."""
+    api_app: FastAPI
+    """The read API, metrics, readiness and OpenAPI, served on ``api_port`` by every replica."""
 
 
 def build(settings: Settings, *, http: httpx.AsyncClient) -> Process:
@@ -102,12 +104,8 @@ def build(settings: Settings, *, http: httpx.AsyncClient) -> Process:
         http=http,
         pauses=settings.fault_pause_seconds,
     )
-    app = build_app(
-        webhook=signals.app,
-        operator=operator_routes(hub=hub, ledger=ledger),
-        body_limit=settings.webhook_body_limit_bytes,
-    )
-    return Process(settings, leadership, signals.service, handlers, app)
+    api_app = build_api_app(webhook=signals.app, operator=operator_routes(hub=hub, ledger=ledger))
+    return Process(settings, leadership, signals.service, handlers, signals.app, api_app)
 
 
 def build_routers(

@@ -1,11 +1,17 @@
-"""The process's one HTTP app, and the uvicorn server that serves it in the operator's loop.
+"""The process's two HTTP apps, and the uvicorn servers that serve them in the operator's loop.
 
-:func:`build_app` puts together what ``gridshift run`` serves on ``webhook_host:webhook_port``:
-the signal webhook's routes (``POST /v1/signals``, ``/openadr/callback``, ``/healthz``; see
-:mod:`orchestrator.signals.webhook`) and the operator's (``/metrics``, ``/readyz``,
-``/api/v1/...``; see :mod:`orchestrator.controller.http`), behind the webhook's body limit, in
-one OpenAPI document (``/openapi.json``) where the webhook's operations read as the webhook
-describes them (schemas, bearer security). Every replica serves it, leader or not.
+``gridshift run`` serves two ports, so that exposing one never exposes the other:
+
+- ``webhook_host:webhook_port``: the signal webhook alone (``POST /v1/signals``,
+  ``/openadr/callback``, ``/healthz``; see :mod:`orchestrator.signals.webhook`), the one thing
+  grid operators reach (the chart's Ingress routes its two paths and nothing else);
+- ``api_host:api_port``: what :func:`build_api_app` puts together: the operator's routes
+  (``/metrics``, ``/readyz``, ``/api/v1/...``; see :mod:`orchestrator.controller.http`),
+  ``/healthz``, ``/docs`` and one OpenAPI document (``/openapi.json``) where the webhook's
+  operations read as the webhook describes them (schemas, bearer security), for the cluster's
+  own clients: probes, Prometheus, the CLI.
+
+Every replica serves both, leader or not.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
+from fastapi.responses import PlainTextResponse
 
 from orchestrator.settings import Settings
 from orchestrator.signals.webhook import BodyLimit
@@ -25,13 +31,13 @@ from orchestrator.signals.webhook import BodyLimit
 TITLE = "gridshift"
 VERSION = "v1"
 DESCRIPTION = (
-    "Grid signals in (native JSON and OpenADR 3 notifications); the operator's read API, "
-    "readiness and Prometheus metrics."
+    "Grid signals in (native JSON and OpenADR 3 notifications, served on the webhook port); "
+    "the operator's read API, readiness and Prometheus metrics (served on the API port)."
 )
 
 
 class App(FastAPI):
-    """The process's app: its OpenAPI document takes the webhook's operations as they are."""
+    """The API port's app: its OpenAPI document adds the webhook's operations as they are."""
 
     def __init__(self, *, webhook: FastAPI) -> None:
         super().__init__(title=TITLE, version=VERSION, description=DESCRIPTION)
@@ -54,12 +60,16 @@ class App(FastAPI):
         return self.openapi_schema
 
 
-def build_app(*, webhook: FastAPI, operator: APIRouter, body_limit: int) -> FastAPI:
-    """One app: the routes of ``webhook`` (the signals package's app), then ``operator``'s."""
+def build_api_app(*, webhook: FastAPI, operator: APIRouter) -> FastAPI:
+    """The API port's app: ``operator``'s routes, liveness, and the OpenAPI of both ports."""
     app = App(webhook=webhook)
-    app.router.routes.extend(r for r in webhook.routes if isinstance(r, APIRoute))
     app.include_router(operator)
-    app.add_middleware(BodyLimit, limit=body_limit)
+
+    @app.get("/healthz", response_class=PlainTextResponse, summary="Liveness")
+    async def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app.add_middleware(BodyLimit, limit=64 * 1024)
     return app
 
 
@@ -71,16 +81,16 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-def server(app: FastAPI, settings: Settings) -> uvicorn.Server:
-    """A uvicorn server for ``app`` on the configured address, inside the operator's loop.
+def server(app: FastAPI, settings: Settings, *, host: str, port: int) -> uvicorn.Server:
+    """A uvicorn server for ``app`` on ``host:port``, inside the operator's loop.
 
     It does not take over SIGINT/SIGTERM: the operator stops it by setting ``should_exit``. Its
     logs go through the operator's logging (text or JSON, ``orchestrator.logs``).
     """
     config = uvicorn.Config(
         app,
-        host=settings.webhook_host,
-        port=settings.webhook_port,
+        host=host,
+        port=port,
         log_level=settings.log_level.lower(),
         log_config=None,
         access_log=False,

@@ -220,6 +220,7 @@ def operator(fleet: Fleet, options: DemoOptions, database_url: str) -> Iterator[
         "GRIDSHIFT_DATABASE_URL": database_url,
         "GRIDSHIFT_WEBHOOK_HOST": "127.0.0.1",
         "GRIDSHIFT_WEBHOOK_PORT": str(port),
+        "GRIDSHIFT_API_PORT": str(procs.free_port()),
         "GRIDSHIFT_SIGNAL_RECONCILE_SECONDS": "5",
         "GRIDSHIFT_ZONE_REFRESH_SECONDS": "5",
         "GRIDSHIFT_LOG_LEVEL": "INFO",

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,17 +43,18 @@ class GridSignal(Base):
 
     __tablename__ = "grid_signals"
     __table_args__ = (
-        UniqueConstraint("source", "external_id", "interval_start"),
+        UniqueConstraint("source", "external_id", "zone", "interval_start"),
         CheckConstraint(one_of("kind", vocab.SIGNAL_KINDS), name="kind"),
         CheckConstraint(
             "interval_end IS NULL OR interval_end > interval_start", name="interval_ordered"
         ),
         Index(None, "zone", "interval_start"),
         Index(None, "dr_event_id"),
+        Index(None, "zone", postgresql_where=text("processed_at IS NULL")),
         {
             "comment": "Grid signals as received and normalized: prices, peak levels, "
             "demand-response notices, carbon intensity, green ratio. One row per source, "
-            "external id and interval start."
+            "external id, zone and interval start."
         },
     )
 

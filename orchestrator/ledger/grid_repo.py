@@ -39,7 +39,7 @@ def record_signal(
     unit: str,
     payload: Mapping[str, JsonValue],
 ) -> tuple[int, bool]:
-    """Record a signal once per (source, external id, interval start); return (id, created).
+    """Record a signal once per (source, external id, zone, interval start); return (id, created).
 
     ``INSERT ... ON CONFLICT DO NOTHING`` then a look-up: two transactions recording the same
     signal at once get one row and the same id, and exactly one of them sees ``created``.
@@ -62,6 +62,7 @@ def record_signal(
     key = (
         GridSignal.source == source,
         GridSignal.external_id == external_id,
+        GridSignal.zone == zone,
         GridSignal.interval_start == start,
     )
     with ledger_errors(f"recording signal {source} {external_id}"):
@@ -72,6 +73,7 @@ def record_signal(
                 index_elements=[
                     GridSignal.source,
                     GridSignal.external_id,
+                    GridSignal.zone,
                     GridSignal.interval_start,
                 ]
             )
@@ -101,6 +103,26 @@ def mark_signal_processed(session: Session, *, signal_id: int, processed_at: dat
         ).scalar_one_or_none()
     if found is None:
         raise LedgerNotFound(f"no signal with id {signal_id}")
+
+
+def zones_with_unprocessed_signals(
+    session: Session, *, since: datetime, until: datetime
+) -> list[str]:
+    """Zones that have signals not yet processed whose interval starts in [since, until)."""
+    validate.aware("since", since)
+    validate.aware("until", until)
+    validate.time_range(since, until)
+    with ledger_errors("reading the zones with unprocessed signals"):
+        found = session.execute(
+            select(GridSignal.zone)
+            .where(
+                GridSignal.processed_at.is_(None),
+                GridSignal.interval_start >= since,
+                GridSignal.interval_start < until,
+            )
+            .distinct()
+        ).scalars()
+        return sorted(found)
 
 
 def signal_history(

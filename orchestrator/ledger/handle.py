@@ -102,6 +102,12 @@ class Ledger:
                 cursor = rows[-1].interval_start
         return sorted(seen.values(), key=lambda r: (r.interval_start, r.id))
 
+    def zones_with_unprocessed_signals(self, *, since: datetime, until: datetime) -> list[str]:
+        """Zones with signals not yet processed whose interval starts in ``[since, until)``
+        (recorded by any replica): the leader's cue to process them."""
+        with transaction(self._sessions, "reading the zones with unprocessed signals") as session:
+            return grid_repo.zones_with_unprocessed_signals(session, since=since, until=until)
+
     def mark_signals_processed(self, ids: Collection[int], *, at: datetime) -> None:
         """Note that the signals ``ids`` were turned into zone state."""
         if not ids:

@@ -30,6 +30,8 @@ TIMESTAMP_HEADER = "X-Gridshift-Timestamp"
 SIGNATURE_HEADER = "X-Gridshift-Signature"
 HMAC_SUFFIX = ".hmac"
 _OPERATOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
+"""``str.isdigit`` also takes "²" and other digits ``int`` refuses: only ASCII digits count."""
 _BEARER = re.compile(r"^Bearer +(?P<token>\S{1,4096}) *$", re.IGNORECASE)
 
 
@@ -121,8 +123,8 @@ def verify_signature(
         raise AuthError(
             f"this operator signs its requests: send {TIMESTAMP_HEADER} and {SIGNATURE_HEADER}"
         )
-    if not timestamp.isdigit() or len(timestamp) > 12:
-        raise AuthError(f"{TIMESTAMP_HEADER} must be unix seconds")
+    if not _UNIX_SECONDS.fullmatch(timestamp):
+        raise AuthError(f"{TIMESTAMP_HEADER} must be unix seconds (ASCII digits)")
     sent = int(timestamp)
     expected = sign(body, key=key, timestamp=sent)
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()[:128]):

@@ -50,9 +50,15 @@ class Hub(Protocol):
 
     def secret_data(self, namespace: str, name: str) -> dict[str, str]: ...
 
+    def secret_labels(self, namespace: str, name: str) -> dict[str, str]: ...
+
 
 class UnknownZoneError(SignalError):
     """A signal names no GridZone gridshift knows."""
+
+
+class ForbiddenZoneError(SignalError):
+    """A grid operator sent a signal for a zone that does not name it in ``gridOperators``."""
 
 
 class ZoneDirectory:
@@ -85,18 +91,27 @@ class ZoneDirectory:
         with self._lock:
             return self._zones.get(name)
 
-    def resolve(self, ref: str) -> str:
-        """The name of the zone ``ref`` names (its name or gridZoneID); UnknownZoneError else."""
+    def resolve(self, ref: str, *, operator: str) -> str:
+        """The name of the zone ``ref`` names (its name or gridZoneID); UnknownZoneError when
+        none, ForbiddenZoneError when that zone's ``gridOperators`` do not name ``operator``."""
+        found = None
         with self._lock:
             if ref in self._zones:
-                return ref
+                found = self._zones[ref]
             for zone in self._zones.values():
-                if zone.spec.grid_zone_id and zone.spec.grid_zone_id == ref:
-                    return zone.name
-        raise UnknownZoneError(f"zone {ref[:63]!r} is not a GridZone gridshift knows")
+                if found is None and zone.spec.grid_zone_id and zone.spec.grid_zone_id == ref:
+                    found = zone
+        if found is None:
+            raise UnknownZoneError(f"zone {ref[:63]!r} is not a GridZone gridshift knows")
+        if operator not in found.spec.grid_operators:
+            raise ForbiddenZoneError(_forbidden(operator, [found.name]))
+        return found.name
 
-    def for_openadr(self, targets: Sequence[str], program_id: str | None) -> list[str]:
-        """Zones an OpenADR event selects; UnknownZoneError when none does."""
+    def for_openadr(
+        self, targets: Sequence[str], program_id: str | None, *, operator: str
+    ) -> list[str]:
+        """Zones an OpenADR event selects whose ``gridOperators`` name ``operator``;
+        UnknownZoneError when it selects none, ForbiddenZoneError when none of them names it."""
         wanted = set(targets)
         with self._lock:
             chosen = []
@@ -112,4 +127,19 @@ class ZoneDirectory:
         if not chosen:
             shown = ", ".join(sorted(wanted)[:8]) or f"program {program_id}"
             raise UnknownZoneError(f"no GridZone answers to OpenADR targets {shown}")
-        return sorted(chosen)
+        allowed = [name for name in chosen if operator in self._operators_of(name)]
+        if not allowed:
+            raise ForbiddenZoneError(_forbidden(operator, chosen))
+        return sorted(allowed)
+
+    def _operators_of(self, name: str) -> list[str]:
+        zone = self.get(name)
+        return [] if zone is None else list(zone.spec.grid_operators)
+
+
+def _forbidden(operator: str, zones: Sequence[str]) -> str:
+    shown = ", ".join(sorted(zones)[:8])
+    return (
+        f"grid operator {operator!r} may not send signals for zone {shown}: add it to the "
+        "GridZone's spec.gridOperators if it is that zone's operator"
+    )

@@ -16,14 +16,16 @@ real values and turns Stale once its TTL passes. Nothing is ever filled in.
 - ``ENTSOE``: day-ahead prices (A44) for bidding zone ``area`` from yesterday to two days ahead.
 - ``OpenADRPoll``: the zone as a VEN of the VTN ``url`` (registration, programs by name, the
   events the VTN shows it: :mod:`orchestrator.signals.openadr_ven`), with the OAuth2 client
-  credentials ``<id>:<secret>`` from the Secret; ``area`` names the grid operator this VTN
-  authenticates as on the webhook, so pushed and polled events are the same source.
+  credentials ``<id>:<secret>`` from the Secret; ``gridOperator`` names the grid operator this
+  VTN is (one of the zone's ``gridOperators``), so pushed and polled events are the same source,
+  and only that operator's webhook token is handed to the VTN.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -34,15 +36,16 @@ import httpx
 from orchestrator.api.common import SecretKeyRef
 from orchestrator.api.gridzone import PriceFeed
 from orchestrator.errors import ConfigError, SignalError
+from orchestrator.logs import redact
 from orchestrator.signals.directory import ZoneView
 from orchestrator.signals.entsoe import entsoe_signals, parse_a44
 from orchestrator.signals.model import Signal
 from orchestrator.signals.openadr_ven import Vens
+from orchestrator.signals.outbound import MAX_BODY, Outbound, read_bounded
 from orchestrator.signals.timing import parse_time, utc
 from orchestrator.signals.tou import Schedule, tou_signals
 from orchestrator.signals.tou_data import dataset_schedule
 
-MAX_BODY = 8 * 1024 * 1024
 ELECTRICITY_MAPS = "https://api.electricitymaps.com/v3"
 ENTSOE = "https://web-api.tp.entsoe.eu/api"
 SecretReader = Callable[[SecretKeyRef], str]
@@ -85,14 +88,18 @@ class FeedPoller:
         http: httpx.AsyncClient,
         secrets: SecretReader,
         clock: Callable[[], datetime],
+        outbound: Outbound,
         timeout_seconds: float = 10.0,
     ) -> None:
         self.http = http
         self.secrets = secrets
         self.clock = clock
+        self.outbound = outbound
         self.timeout_seconds = timeout_seconds
         self.timeout = httpx.Timeout(timeout_seconds)
-        self.vens = Vens(http=http, secrets=secrets, timeout_seconds=timeout_seconds)
+        self.vens = Vens(
+            http=http, secrets=secrets, check=outbound.check, timeout_seconds=timeout_seconds
+        )
 
     async def poll(self, zone: ZoneView, feed: PriceFeed) -> list[Signal]:
         """The feed's signals now; ``SignalError`` when the feed failed or its answer is bad."""
@@ -117,24 +124,24 @@ class FeedPoller:
         ref = feed.credentials_secret_ref
         return None if ref is None else await asyncio.to_thread(self.secrets, ref)
 
-    async def _get(self, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
+    async def _get(self, url: str, *, what: str, **kwargs: Any) -> bytes:
+        """The body of ``GET url``, read as it streams and abandoned past ``MAX_BODY`` bytes."""
+        await self.outbound.check(url)
         try:
-            answer = await self.http.get(url, timeout=self.timeout, **kwargs)
+            async with self.http.stream("GET", url, timeout=self.timeout, **kwargs) as answer:
+                if answer.status_code >= 400:
+                    raise SignalError(f"{what}: HTTP {answer.status_code}")
+                return await read_bounded(answer, what=what, limit=MAX_BODY)
         except httpx.TimeoutException as exc:
             raise SignalError(f"{what}: timed out") from exc
         except httpx.HTTPError as exc:
-            raise SignalError(f"{what}: {type(exc).__name__} {exc}") from exc
-        if answer.status_code >= 400:
-            raise SignalError(f"{what}: HTTP {answer.status_code}")
-        if len(answer.content) > MAX_BODY:
-            raise SignalError(f"{what}: the answer is larger than {MAX_BODY} bytes")
-        return answer
+            raise SignalError(f"{what}: {type(exc).__name__}") from exc
 
     async def _json(self, url: str, *, what: str, **kwargs: Any) -> Any:
-        answer = await self._get(url, what=what, **kwargs)
+        body = await self._get(url, what=what, **kwargs)
         try:
-            return answer.json()
-        except ValueError as exc:
+            return json.loads(body)
+        except (ValueError, RecursionError) as exc:
             raise SignalError(f"{what}: the answer is not JSON") from exc
 
     async def _http_json(self, zone: ZoneView, feed: PriceFeed, now: datetime) -> list[Signal]:
@@ -142,7 +149,7 @@ class FeedPoller:
             raise SignalError("HTTPJSON feed: url is required")
         token = await self._secret(feed)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        body = await self._json(feed.url, what=f"HTTPJSON {feed.url}", headers=headers)
+        body = await self._json(feed.url, what=f"HTTPJSON {redact(feed.url)}", headers=headers)
         found = _path(body, feed.value_path or "")
         unit = f"{zone.spec.currency}/kWh"
         step = timedelta(seconds=feed.poll_interval_seconds)
@@ -236,8 +243,8 @@ class FeedPoller:
         if token:
             params["securityToken"] = token
         answer = await self._get(feed.url or ENTSOE, what=f"ENTSOE {feed.area}", params=params)
-        points = parse_a44(answer.content, area=feed.area)
-        revision = hashlib.sha256(answer.content).hexdigest()[:12]
+        points = parse_a44(answer, area=feed.area)
+        revision = hashlib.sha256(answer).hexdigest()[:12]
         return entsoe_signals(points, zone=zone.name, revision=revision)
 
     async def _openadr(self, zone: ZoneView, feed: PriceFeed, now: datetime) -> list[Signal]:

@@ -112,7 +112,9 @@ class Ingestor:
         source = f"native:{operator}"
         try:
             signals = [
-                to_signal(entry, source=source, zone=self.zones.resolve(entry.zone))
+                to_signal(
+                    entry, source=source, zone=self.zones.resolve(entry.zone, operator=operator)
+                )
                 for entry in batch.signals
             ]
         except OverflowError as exc:
@@ -133,7 +135,7 @@ class Ingestor:
             return Outcome(accepted=0, duplicates=0, ignored=1)
         event = parse_event(notification.object)
         targets = event.target_names() or flatten_targets(notification.targets)
-        zones = self.zones.for_openadr(targets, event.program_id)
+        zones = self.zones.for_openadr(targets, event.program_id, operator=operator)
         now = self.clock()
         try:
             signals = event_signals(

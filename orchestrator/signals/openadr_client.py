@@ -32,7 +32,9 @@ or the VTN restarted with a new signing key) and the request sent again.
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -50,12 +52,15 @@ from orchestrator.signals.openadr import (
     describe_validation,
     flatten_targets,
 )
+from orchestrator.signals.outbound import read_bounded
 
 PAGE = 50
 MAX_PAGES = 20
 RETRYABLE = frozenset({401, 403, 408, 429})
 """4xx answers about the caller's token or pace, not the request: worth trying again later."""
 Version = Literal["3.0.1", "3.1.0"]
+Check = Callable[[str], Awaitable[None]]
+"""Raises when a URL may not be called (``orchestrator.signals.outbound.Outbound.check``)."""
 _OPERATIONS: dict[Version, list[str]] = {
     "3.1.0": ["CREATE", "UPDATE", "DELETE"],
     "3.0.1": ["POST", "PUT", "DELETE"],
@@ -70,15 +75,6 @@ class MqttBinding:
     uri: str
     topics: tuple[str, ...]
     bearer: bool
-
-
-class VtnRefusedError(SignalError):
-    """The VTN answered 4xx: the request is wrong for it, and sending it again will not help."""
-
-    def __init__(self, message: str, *, status: int, detail: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +93,22 @@ class ClientCredentials:
         return cls(client_id, secret)
 
 
+class VtnStatusError(SignalError):
+    """The VTN answered with an HTTP error status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class VtnRefusedError(VtnStatusError):
+    """The VTN answered 4xx: the request is wrong for it, and sending it again will not help."""
+
+    def __init__(self, message: str, *, status: int, detail: str = "") -> None:
+        super().__init__(message, status)
+        self.detail = detail
+
+
 class VtnClient:
     """Calls to one VTN, over an ``httpx.AsyncClient`` the caller owns."""
 
@@ -110,8 +122,10 @@ class VtnClient:
         version: Version = "3.1.0",
         scope: str | None = None,
         timeout_seconds: float = 10.0,
+        check: Check | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.check = check
         self.credentials = credentials
         self.http = http
         self.token_url = token_url
@@ -122,21 +136,20 @@ class VtnClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         what = f"{method} {path} at VTN {self.base_url}"
+        await self._allowed(f"{self.base_url}{path}")
         try:
-            answer = await self._send(method, path, **kwargs)
-            if answer.status_code == 401 and self.credentials is not None:
+            status, body = await self._send(method, path, what=what, **kwargs)
+            if status == 401 and self.credentials is not None:
                 self._token = None  # expired, or the VTN signs with a new key: one fresh token
-                answer = await self._send(method, path, **kwargs)
-            answer.raise_for_status()
-            return answer.json() if answer.content else None
-        except httpx.HTTPStatusError as exc:
-            status = exc.response.status_code
+                status, body = await self._send(method, path, what=what, **kwargs)
             if 400 <= status < 500 and status not in RETRYABLE:
-                detail = exc.response.text[:512]
+                detail = body[:512].decode(errors="replace")
                 raise VtnRefusedError(
                     f"{what}: HTTP {status} {detail}".strip(), status=status, detail=detail
-                ) from exc
-            raise SignalError(f"{what}: HTTP {status}") from exc
+                )
+            if status >= 400:
+                raise VtnStatusError(f"{what}: HTTP {status}", status)
+            return json.loads(body) if body else None
         except httpx.TimeoutException as exc:
             raise SignalError(f"{what}: timed out") from exc
         except httpx.HTTPError as exc:
@@ -144,11 +157,13 @@ class VtnClient:
         except ValueError as exc:
             raise SignalError(f"{what}: the answer is not JSON") from exc
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _send(self, method: str, path: str, *, what: str, **kwargs: Any) -> tuple[int, bytes]:
+        """The answer's status and body, read as it streams and abandoned past the bound."""
         headers = {"Authorization": f"Bearer {await self.token()}"} if self.credentials else {}
-        return await self.http.request(
+        async with self.http.stream(
             method, f"{self.base_url}{path}", headers=headers, timeout=self.timeout, **kwargs
-        )
+        ) as answer:
+            return answer.status_code, await read_bounded(answer, what=what)
 
     async def token(self) -> str:
         """A bearer token from the VTN's token endpoint, reused until shortly before expiry."""
@@ -164,6 +179,7 @@ class VtnClient:
         }
         if self.scope:
             form["scope"] = self.scope
+        await self._allowed(url)
         try:
             answer = await self.http.post(url, data=form, timeout=self.timeout)
             answer.raise_for_status()
@@ -180,7 +196,12 @@ class VtnClient:
         self._token = (token, time.monotonic() + max(seconds - 30, 1))
         return token
 
+    async def _allowed(self, url: str) -> None:
+        if self.check is not None:
+            await self.check(url)
+
     async def _discover(self) -> str:
+        await self._allowed(f"{self.base_url}/auth/server")
         try:
             answer = await self.http.get(f"{self.base_url}/auth/server", timeout=self.timeout)
             answer.raise_for_status()
@@ -314,10 +335,9 @@ class VtnClient:
         """The event ``event_id`` as camelCase JSON; None when the VTN answers 4xx."""
         try:
             body = await self._request("GET", f"/events/{quote(event_id, safe='')}")
-        except SignalError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code < 500:
-                return None  # gone, or not readable with a VEN's scopes
+        except VtnStatusError as exc:
+            if exc.status < 500:
+                return None
             raise
         if not isinstance(body, dict):
             raise SignalError(f"GET /events/{{id}} at VTN {self.base_url}: expected an object")

@@ -5,14 +5,17 @@ Timing follows the 3.1.0 User Guide, section 7.3:
 - an event's ``intervalPeriod`` applies to every interval that has none of its own, and such
   intervals follow each other: interval *n* starts where interval *n-1* ended;
 - a start of ``0001-01-01`` means "now": we anchor it at the event's ``modificationDateTime``
-  (else ``createdDateTime``, else ``now``), so a VTN's retry of the same notification maps to
-  the same intervals and stays idempotent;
+  (else ``createdDateTime``), so a VTN's retry of the same notification maps to the same
+  intervals and stays idempotent; an event with neither (a VTN sets both) is refused, never
+  anchored at our clock, which would make every retry new rows;
 - ``P9999Y`` is open-ended; a missing duration is ``PT0S`` (an instant; nothing to record);
 - an event-level ``duration`` truncates the intervals, or repeats them (bounded by ``horizon``)
   when it is longer than they are;
 - multi-valued ``PRICE``, ``EXPORT_PRICE`` and ``GHG`` payloads split their interval into equal
   sub-intervals, one per value;
-- a DELETE, or a start of ``0001-01-01`` with duration ``PT0S``, cancels the event (section 7.9).
+- a DELETE, or a start of ``0001-01-01`` with duration ``PT0S``, cancels the event (section 7.9);
+  the cancel is placed at the event's start (its ``intervalPeriod``, else its first interval's),
+  else at its modification or creation time, and refused when it has none of them.
 
 Payload types: ``SIMPLE`` (0-3) is the peak level; ``ALERT_GRID_EMERGENCY`` is peak level 3;
 ``PRICE`` is a price per kWh in the descriptor's currency (per-MWh prices are divided by 1000);
@@ -70,11 +73,16 @@ def is_cancellation(event: Event) -> bool:
     return period.start is not None and parse_duration(period.duration).is_zero
 
 
-def _anchor(event: Event, now: datetime) -> datetime:
+def _anchor(event: Event, what: str) -> datetime:
+    """The event's modification (else creation) time: what "now" in it means, on every retry."""
     for stamp in (event.modified, event.created):
         if stamp:
             return utc(parse_time(stamp))
-    return utc(now)
+    raise SignalError(
+        f"event.modificationDateTime: {what} needs the event's modificationDateTime or "
+        "createdDateTime (a VTN sets both), so that a retry of this notification maps to the "
+        "same intervals"
+    )
 
 
 def revision_of(event: Event) -> str:
@@ -93,17 +101,17 @@ def event_id_of(event: Event) -> str:
 
 def _intervals(event: Event, now: datetime) -> list[tuple[int, datetime, datetime | None]]:
     """(position, start, end) of each interval, before the event duration is applied."""
-    anchor = _anchor(event, now)
+    now_start = "an event starting 0001-01-01 (now)"
     default = event.interval_period
     cursor: datetime | None = None
     if default is not None and default.start is not None:
-        cursor = parse_start(default.start) or anchor
+        cursor = parse_start(default.start) or _anchor(event, now_start)
     result: list[tuple[int, datetime, datetime | None]] = []
     for position, interval in enumerate(event.intervals):
         own = interval.interval_period
         start = cursor
         if own is not None and own.start is not None:
-            start = parse_start(own.start) or anchor
+            start = parse_start(own.start) or _anchor(event, now_start)
         if start is None:
             raise SignalError(f"event.intervals.{position}: no start (neither interval nor event)")
         text = (own.duration if own and own.duration else None) or (
@@ -230,7 +238,8 @@ def event_signals(
     revision = revision_of(event)
     priority = MAX_PRIORITY if event.priority is None else min(event.priority, MAX_PRIORITY)
     if operation == "DELETE" or is_cancellation(event):
-        return [_cancel(event, event_id, revision, zone, source, now) for zone in zones]
+        start = _cancel_start(event)
+        return [_cancel(event, event_id, revision, zone, source, start) for zone in zones]
     slots = expand(event, now=now, horizon=horizon)
     signals: list[Signal] = []
     order = _dr_order(event, event_id, slots, priority)
@@ -311,14 +320,22 @@ def _dr_order(
     )
 
 
+def _cancel_start(event: Event) -> datetime:
+    """Where a cancel is placed in time, the same on every retry: the event's own start (its
+    interval period's, else its first interval's), else its modification or creation time."""
+    periods = [event.interval_period, *(i.interval_period for i in event.intervals[:1])]
+    for period in periods:
+        if period is not None and period.start is not None:
+            start = parse_start(period.start)
+            if start is not None:
+                return utc(start)
+    return _anchor(event, "cancelling an event without a start")
+
+
 def _cancel(
-    event: Event, event_id: str, revision: str, zone: str, source: str, now: datetime
+    event: Event, event_id: str, revision: str, zone: str, source: str, start: datetime
 ) -> Signal:
     """A marker that cancels every signal of the event and its DemandResponseEvent."""
-    start = utc(now)
-    period = event.interval_period
-    if period is not None and period.start is not None:
-        start = parse_start(period.start) or _anchor(event, now)
     order = DrOrder(
         event_id=event_id,
         kind="import_cap",

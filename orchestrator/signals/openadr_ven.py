@@ -37,7 +37,6 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -54,7 +53,7 @@ from orchestrator.signals.openadr import (
     normalize_operation,
     parse_event,
 )
-from orchestrator.signals.openadr_client import ClientCredentials, VtnClient
+from orchestrator.signals.openadr_client import Check, ClientCredentials, VtnClient
 from orchestrator.signals.openadr_map import event_signals
 
 log = logging.getLogger(__name__)
@@ -63,9 +62,22 @@ SecretReader = Callable[[SecretKeyRef], str]
 HORIZON = timedelta(days=2)
 
 
-def openadr_operator(feed: PriceFeed) -> str:
-    """The operator name polled OpenADR events are recorded under."""
-    return feed.area or "vtn-" + (urlsplit(feed.url or "").hostname or "unknown")
+def openadr_operator(zone: ZoneView, feed: PriceFeed) -> str:
+    """The grid operator an OpenADRPoll feed's VTN is (``gridOperator``, one of the zone's
+    ``gridOperators``): its events are recorded under that name; SignalError when unbound."""
+    operator = feed.grid_operator
+    if operator is None or operator not in zone.spec.grid_operators:
+        raise SignalError(
+            "OpenADRPoll feed: gridOperator must name one of the zone's gridOperators "
+            "(the grid operator this VTN is)"
+        )
+    return operator
+
+
+def vtn_feed(zone: ZoneView | None) -> PriceFeed | None:
+    """The zone's first OpenADRPoll feed with a URL: its VTN is the one outcomes go to."""
+    feeds = zone.spec.price_feeds if zone is not None else []
+    return next((f for f in feeds if f.type == "OpenADRPoll" and f.url), None)
 
 
 def resolve_programs(
@@ -99,10 +111,17 @@ class Vens:
     """The zones' VENs at their VTNs; owns nothing but the HTTP client it is given."""
 
     def __init__(
-        self, *, http: httpx.AsyncClient, secrets: SecretReader, timeout_seconds: float = 10.0
+        self,
+        *,
+        http: httpx.AsyncClient,
+        secrets: SecretReader,
+        check: Check | None = None,
+        timeout_seconds: float = 10.0,
     ) -> None:
         self.http = http
         self.secrets = secrets
+        self.check = check
+        """Raises when a URL may not be called (the outbound allow-list)."""
         self.timeout_seconds = timeout_seconds
         self._links: dict[str, tuple[str, VenLink]] = {}
 
@@ -125,6 +144,7 @@ class Vens:
             token_url=binding.token_url,
             version=binding.version,
             timeout_seconds=self.timeout_seconds,
+            check=self.check,
         )
         link = VenLink(client)
         self._links[key] = (config, link)
@@ -214,7 +234,7 @@ class Vens:
         return event_signals(
             event,
             operation=operation,
-            source=f"openadr:{openadr_operator(feed)}",
+            source=f"openadr:{openadr_operator(zone, feed)}",
             zones=[zone.name],
             now=now,
             horizon=now + HORIZON,
@@ -222,7 +242,7 @@ class Vens:
 
     async def poll(self, zone: ZoneView, feed: PriceFeed, now: datetime) -> list[Signal]:
         """The signals of the events the zone's VEN is shown now."""
-        source = f"openadr:{openadr_operator(feed)}"
+        source = f"openadr:{openadr_operator(zone, feed)}"
         link = await self.link(zone, feed)
         events = await self.events(zone, feed)
         current = {event.id: event for event in events if event.id}

@@ -11,8 +11,10 @@ and ``horizon`` ahead of now), and:
 
 Every step is idempotent, so a crash anywhere repeats work and loses none: the next reconcile
 (at start, then every ``signal_reconcile_seconds``) finds the rows still unprocessed. The zone's
-last signal time is what :meth:`touch` was told in this process; after a restart it is taken
-from the unprocessed rows and the status written before.
+last signal time is the newest of what :meth:`touch` was told in this process, the receipt
+time of every signal in the ledger (whichever replica recorded it) and the status written
+before; :meth:`pending_zones` names the zones with rows still unprocessed, which the leader
+asks every few seconds, so a signal a follower recorded is processed as quickly as its own.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from orchestrator.api.gridzone import GridZoneStatus
 from orchestrator.errors import ConfigError
 from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.records import DrOrderInput
+from orchestrator.logs import redact
 from orchestrator.signals.directory import Hub, ZoneView
 from orchestrator.signals.model import DrOrder, StoredSignal
 from orchestrator.signals.tou import Schedule
@@ -125,6 +128,14 @@ class Processor:
         self._problems: dict[str, str] = {}
         self._written: dict[str, GridZoneStatus] = {}
 
+    def pending_zones(self) -> list[str]:
+        """Zones with signals not yet processed in the window this processor reads, whichever
+        replica recorded them."""
+        now = self.clock()
+        return self.ledger.zones_with_unprocessed_signals(
+            since=now - self.lookback, until=now + self.horizon
+        )
+
     def touch(self, zones: Collection[str], at: datetime) -> None:
         """Note that signals for ``zones`` were accepted at ``at`` (new or repeated)."""
         with self._lock:
@@ -134,9 +145,10 @@ class Processor:
                 self._problems.pop(zone, None)
 
     def problem(self, zone: str, message: str) -> None:
-        """Note a feed failure for ``zone``, shown in its SignalsFresh message."""
+        """Note a feed failure for ``zone``, shown in its SignalsFresh message (credentials in
+        it masked: the status is readable by everyone who may read the GridZone)."""
         with self._lock:
-            self._problems[zone] = message[:500]
+            self._problems[zone] = redact(message)[:500]
 
     def reconcile_zone(self, zone: ZoneView) -> GridZoneStatus:
         """Process the zone's new signals and write its status; returns the status written."""
@@ -151,11 +163,14 @@ class Processor:
             last = self._last_seen.get(zone.name)
             problem = self._problems.get(zone.name)
             previous = self._written.get(zone.name, zone.status)
-        if last is None:
-            candidates = [s.received_at for s in fresh]
-            if previous is not None and previous.last_signal_time is not None:
-                candidates.append(previous.last_signal_time)
-            last = max(candidates, default=None)
+        # the newest receipt by any replica (signals a follower recorded count as ours do), up
+        # to now: a receipt "after now" is one this clock cannot judge the age of yet
+        candidates = [s.received_at for s in signals if s.received_at <= now]
+        if last is not None:
+            candidates.append(last)
+        if previous is not None and previous.last_signal_time is not None:
+            candidates.append(previous.last_signal_time)
+        last = max(candidates, default=None)
         newest = max(signals, key=lambda s: s.id, default=None)
         active = [
             e.k8s_name

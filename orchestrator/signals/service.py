@@ -7,6 +7,8 @@ the period):
 - ``signals.refresh`` (every replica): re-read GridZones and the operators' token Secret, and
   keep one ``signals.feed.<zone>.<n>`` job per configured feed;
 - ``signals.reconcile`` (leader): reconcile every zone, which also turns zones Stale;
+- ``signals.pending`` (leader, every ``pending_seconds``): process the zones that have signals
+  not yet processed, which other replicas' webhooks recorded;
 - ``signals.feed.<zone>.<n>`` (leader): poll one feed and record what it returns.
 
 An ``OpenADRPoll`` feed whose VTN offers MQTT notifications also gets a subscriber task (after
@@ -15,7 +17,8 @@ is recorded at once, and every (re)connection triggers a poll to catch up. Polli
 the fallback.
 
 Signals the webhook records wake the processing loop at once (leader only); a non-leader's
-webhook still records them and the leader's next reconcile picks them up from the ledger.
+webhook still records them and the leader picks them up from the ledger within
+``pending_seconds`` (2 s), well inside a dispatch order's shortest response deadline (30 s).
 ``leader`` is a callable, so the Lease-based election decides per run.
 """
 
@@ -46,13 +49,14 @@ from orchestrator.signals.openadr_report import (
     outcome_state,
     report_descriptors,
 )
-from orchestrator.signals.openadr_ven import openadr_operator
+from orchestrator.signals.openadr_ven import openadr_operator, vtn_feed
 from orchestrator.signals.processor import Processor
 
 log = logging.getLogger(__name__)
 
 REFRESH_JOB = "signals.refresh"
 RECONCILE_JOB = "signals.reconcile"
+PENDING_JOB = "signals.pending"
 FEED_JOB = "signals.feed."
 
 
@@ -75,7 +79,9 @@ class SignalService:
         refresh_seconds: int = 30,
         callback_url: str | None = None,
         client_name: str = "gridshift",
+        pending_seconds: int = 2,
     ) -> None:
+        self.pending_seconds = pending_seconds
         self.ingestor = ingestor
         self.processor = processor
         self.hub = hub
@@ -112,6 +118,7 @@ class SignalService:
             first=now + timedelta(seconds=self.refresh_seconds),
         )
         self._every(RECONCILE_JOB, self.reconcile_all, self.reconcile_seconds, first=now)
+        self._every(PENDING_JOB, self.reconcile_pending, self.pending_seconds, first=now)
         self.scheduler.start()
         self._task = asyncio.create_task(self._process_loop(), name="signals-processor")
 
@@ -176,6 +183,18 @@ class SignalService:
         except GridshiftError as exc:
             log.warning("could not reconcile gridzone=%s: %s", zone.name, exc)
 
+    async def reconcile_pending(self) -> None:
+        """Wake processing for zones with unprocessed signals, from any replica (leader only)."""
+        if not self.leader():
+            return
+        try:
+            pending = await asyncio.to_thread(self.processor.pending_zones)
+        except GridshiftError as exc:
+            log.warning("could not read the zones with unprocessed signals: %s", exc)
+            return
+        if pending:
+            self._mark(set(pending))
+
     async def reconcile_all(self) -> None:
         """Reconcile every zone (leader only)."""
         if not self.leader():
@@ -229,7 +248,7 @@ class SignalService:
         if feed.type != "OpenADRPoll" or not self.callback_url:
             return
         key = f"{zone.name}:{feed.model_dump_json()}"
-        credentials = self.tokens.snapshot().get(openadr_operator(feed))
+        credentials = self.tokens.snapshot().get(openadr_operator(zone, feed))
         if key in self._subscribed or credentials is None:
             return
         await self.feeds.vens.subscribe(
@@ -349,14 +368,7 @@ class SignalService:
         """
         outcome_kind = outcome_state(state)
         view = self.zones.get(zone)
-        feed = next(
-            (
-                f
-                for f in (view.spec.price_feeds if view is not None else [])
-                if f.type == "OpenADRPoll" and f.url
-            ),
-            None,
-        )
+        feed = vtn_feed(view)
         if view is None or feed is None:
             log.info(
                 "did not report DR event=%s of gridzone=%s: the zone has no VTN", event_id, zone
@@ -382,11 +394,6 @@ class SignalService:
             descriptors=report_descriptors(event) if event is not None else None,
         )
         await vtn.post_report(report)
-        log.info(
-            "reported DR event=%s of gridzone=%s as %s to VTN %s",
-            event_id,
-            zone,
-            outcome_kind,
-            vtn.base_url,
-        )
+        log.info("reported DR event=%s of gridzone=%s as %s to VTN %s", event_id, zone,
+                 outcome_kind, vtn.base_url)  # fmt: skip
         return True

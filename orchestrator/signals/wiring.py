@@ -24,6 +24,7 @@ from orchestrator.signals.auth import TokenStore
 from orchestrator.signals.directory import Hub, ZoneDirectory
 from orchestrator.signals.feeds import FeedPoller, schedule_for
 from orchestrator.signals.ingest import Ingestor
+from orchestrator.signals.outbound import Outbound
 from orchestrator.signals.processor import Processor
 from orchestrator.signals.service import SignalService
 from orchestrator.signals.webhook import create_app
@@ -44,10 +45,21 @@ class Signals:
     processor: Processor
 
 
+FEED_SECRET_LABEL = "gridshift.io/feed-credentials"  # noqa: S105  # a label key, no secret
+"""Only Secrets labelled ``gridshift.io/feed-credentials: "true"`` are read for feeds."""
+
+
 def secret_reader(hub: Hub) -> Callable[[SecretKeyRef], str]:
-    """Read one key of a Secret through ``hub``; ``SignalError`` when it is missing."""
+    """Read one key of a feed's Secret through ``hub``; ``SignalError`` when it is missing or
+    not labelled for feeds (so a GridZone cannot send, say, the database URL to its feed)."""
 
     def read(ref: SecretKeyRef) -> str:
+        labels = hub.secret_labels(ref.namespace, ref.name)
+        if labels.get(FEED_SECRET_LABEL) != "true":
+            raise SignalError(
+                f"Secret {ref.namespace}/{ref.name} is not labelled {FEED_SECRET_LABEL}=true; "
+                "feeds read only Secrets labelled for them"
+            )
         value = hub.secret_data(ref.namespace, ref.name).get(ref.key)
         if value is None:
             raise SignalError(f"Secret {ref.namespace}/{ref.name} has no key {ref.key!r}")
@@ -88,6 +100,7 @@ def build(
         http=http,
         secrets=secret_reader(hub),
         clock=clock,
+        outbound=Outbound(settings.feed_allowed_hosts),
         timeout_seconds=settings.feed_timeout_seconds,
     )
     service = SignalService(
@@ -105,7 +118,12 @@ def build(
         callback_url=settings.openadr_callback_url,
         client_name=settings.openadr_client_name,
     )
-    app = create_app(ingestor, body_limit=settings.webhook_body_limit_bytes)
+    app = create_app(
+        ingestor,
+        body_limit=settings.webhook_body_limit_bytes,
+        read_seconds=settings.webhook_body_timeout_seconds,
+        max_concurrent=settings.webhook_max_concurrent_bodies,
+    )
     return Signals(app, service, ingestor, processor)
 
 

@@ -93,7 +93,7 @@ def replicas(stage: Stage) -> Iterator[Replicas]:
 
 def _answers(port: int) -> bool:
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).status_code == 200
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -74,13 +74,17 @@ def test_a_loading_model_moves_shanghai_to_hubei_inside_its_deadline(stage: Stag
 
 
 def test_the_operator_serves_the_signal_webhook(stage: Stage) -> None:
-    """`gridshift run` also answers grid operators: OpenAPI served, unauthenticated refused."""
+    """`gridshift run` also answers grid operators: unauthenticated refused; the OpenAPI document
+    and the read API are on the API port only."""
     base = f"http://127.0.0.1:{stage.operator.webhook_port}"
-    wait_for(lambda: _answers(f"{base}/openapi.json"), timeout=30, what="the webhook to answer")
-    schema = httpx.get(f"{base}/openapi.json", timeout=5).json()
+    api = f"http://127.0.0.1:{stage.operator.api_port}"
+    wait_for(lambda: _answers(f"{base}/healthz"), timeout=30, what="the webhook to answer")
+    schema = httpx.get(f"{api}/openapi.json", timeout=5).json()
     assert "/v1/signals" in schema["paths"]
     refused = httpx.post(f"{base}/v1/signals", json={"signals": []}, timeout=5)
     assert refused.status_code == 401
+    for path in ("/openapi.json", "/docs", "/metrics", "/readyz", "/api/v1/zones"):
+        assert httpx.get(base + path, timeout=5).status_code == 404, path
 
 
 def _answers(url: str) -> bool:

@@ -98,7 +98,11 @@ def _zone(name: str) -> dict[str, Any]:
         "apiVersion": API_VERSION,
         "kind": "GridZone",
         "metadata": {"name": name},
-        "spec": {"gridZoneID": f"E2E-{name[:2].upper()}", "signalTTLSeconds": 3600},
+        "spec": {
+            "gridZoneID": f"E2E-{name[:2].upper()}",
+            "signalTTLSeconds": 3600,
+            "gridOperators": [OPERATOR],
+        },
     }
 
 

@@ -58,7 +58,15 @@ def webhook(engine: Engine, ledger_door: Ledger) -> Iterator[Webhook]:
     ingestor = Ingestor(
         ledger=ledger_door,
         zones=ZoneDirectory(
-            [Zone("shanghai", 1, GridZoneSpec.model_validate({"gridZoneID": "CN-SH"}))]
+            [
+                Zone(
+                    "shanghai",
+                    1,
+                    GridZoneSpec.model_validate(
+                        {"gridZoneID": "CN-SH", "gridOperators": ["grid-cli", "grid-signing"]}
+                    ),
+                )
+            ]
         ),
         tokens=TokenStore(
             {

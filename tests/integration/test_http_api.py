@@ -27,7 +27,7 @@ from orchestrator.api.common import API_VERSION, GROUP, VERSION
 from orchestrator.clusters.hub import HubClient
 from orchestrator.clusters.kube import client_from_file
 from orchestrator.controller.http import router
-from orchestrator.controller.web import build_app
+from orchestrator.controller.web import build_api_app
 from orchestrator.devenv import Fleet
 from orchestrator.devenv.procs import free_port
 from orchestrator.ledger.handle import Ledger
@@ -44,17 +44,16 @@ LIMIT = 4096
 
 
 def app(hub: HubClient, ledger: Ledger) -> FastAPI:
-    """The webhook's and the operator's routes in one app, composed as `gridshift run` does."""
+    """The API port's app (the operator's routes), composed as `gridshift run` does."""
     ingestor = Ingestor(
         ledger=ledger,
         zones=ZoneDirectory(),
         tokens=TokenStore(),
         clock=lambda: datetime.now(UTC),
     )
-    return build_app(
+    return build_api_app(
         webhook=create_app(ingestor, body_limit=LIMIT),
         operator=router(hub=hub, ledger=ledger, ready_ttl_seconds=0.5),
-        body_limit=LIMIT,
     )
 
 
@@ -290,7 +289,8 @@ def test_bad_query_parameters_are_answered_422_naming_them(
 
 
 def test_metrics_are_served_and_count_refused_signals(env: Env) -> None:
-    """The exposition parses; an unauthenticated and an oversized request are counted."""
+    """The exposition parses; an unauthenticated and an oversized request to the webhook's own
+    port are counted; the API port does not take signals."""
 
     def count(result: str) -> float:
         families = text_string_to_metric_families(env.http.get("/metrics").text)
@@ -308,7 +308,15 @@ def test_metrics_are_served_and_count_refused_signals(env: Env) -> None:
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
     auth, large = count("rejected_auth"), count("too_large")
-    assert env.http.post("/v1/signals", json={"signals": []}).status_code == 401
-    assert env.http.post("/v1/signals", content=b"{" * (LIMIT + 1)).status_code == 413
+    assert env.http.post("/v1/signals", json={"signals": []}).status_code == 404
+    ingestor = Ingestor(
+        ledger=env.ledger,
+        zones=ZoneDirectory(),
+        tokens=TokenStore(),
+        clock=lambda: datetime.now(UTC),
+    )
+    with serve(create_app(ingestor, body_limit=LIMIT)) as webhook:
+        assert webhook.post("/v1/signals", json={"signals": []}).status_code == 401
+        assert webhook.post("/v1/signals", content=b"{" * (LIMIT + 1)).status_code == 413
     assert count("rejected_auth") == auth + 1
     assert count("too_large") == large + 1

@@ -143,6 +143,26 @@ class TestChartRenders:
             assert labels["app.kubernetes.io/instance"] == "gridshift", doc["kind"]
             assert labels["helm.sh/chart"] == "gridshift-0.1.0", doc["kind"]
 
+    def test_the_ingress_exposes_only_the_webhook_paths(self, binaries: Binaries) -> None:
+        """The Ingress routes /v1/signals and /openadr/callback (Exact) to the webhook port and
+        nothing else; readiness, metrics and the read API are on the Service's api port."""
+        docs = render(binaries, "ingress.enabled=true")
+        rules = one(docs, "Ingress")["spec"]["rules"]
+        routed = [(p["path"], p["pathType"], p["backend"]["service"]["port"]["name"])
+                  for rule in rules for p in rule["http"]["paths"]]  # fmt: skip
+        assert routed == [
+            ("/v1/signals", "Exact", "http"),
+            ("/openadr/callback", "Exact", "http"),
+        ]
+        service_ports = {p["name"]: p["targetPort"] for p in one(docs, "Service")["spec"]["ports"]}
+        assert service_ports == {"http": "http", "api": "api"}
+        container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == {"http": 8080, "api": 8081}
+        assert container["readinessProbe"]["httpGet"]["port"] == "api"
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert (env["GRIDSHIFT_API_HOST"], env["GRIDSHIFT_API_PORT"]) == ("0.0.0.0", "8081")  # noqa: S104
+
     def test_the_helm_test_pod_calls_the_services_healthz(self, binaries: Binaries) -> None:
         """`helm test` runs a Pod whose only job is GET http://SERVICE/healthz: the operator
         image's python3.11, the Service found by its environment variables (no cluster DNS),
@@ -196,6 +216,7 @@ class TestChartRenders:
         assert one(docs, "Ingress")["spec"]["rules"][0]["host"] == "gridshift.example.com"
         monitor = one(docs, "ServiceMonitor")
         assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+        assert monitor["spec"]["endpoints"][0]["port"] == "api"
         secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
         assert secrets["gridshift-database"]["stringData"]["url"].startswith("postgresql+psycopg")
         assert secrets["gridshift-grid-operators"]["stringData"] == {"sgcc": "token-1"}

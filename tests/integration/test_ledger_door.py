@@ -171,6 +171,51 @@ def test_a_migration_snapshot_is_written_once_however_often_it_is_sent(door: Led
     )
 
 
+def test_a_move_refused_at_commit_is_a_ledger_error_and_leaves_no_row(
+    door: Ledger, engine: Engine
+) -> None:
+    """A migration's snapshot whose COMMIT PostgreSQL refuses leaves the door as LedgerError
+    (what the recorder retries), never a raw SQLAlchemy error, and writes nothing."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql "
+                "AS $$ BEGIN RAISE EXCEPTION 'refused at COMMIT'; END $$"
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON migrations "
+                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                "WHEN (NEW.name LIKE 'commit-fails-%') EXECUTE FUNCTION refuse_at_commit()"
+            )
+        )
+    snapshot = MigrationSnapshot(
+        uid=str(uuid.uuid4()),
+        namespace="inference",
+        name="commit-fails-1",
+        workload="chat-72b",
+        from_cluster="shanghai",
+        to_cluster="hubei",
+        reason="shed",
+        trigger="DemandResponse",
+        deadline_seconds=180,
+        started_at=T0,
+        replicas=2,
+        kw_moved=0.0,
+        phases=(PhaseSpan("Pending", T0),),
+    )
+    try:
+        with pytest.raises(LedgerError, match="refused at COMMIT") as raised:
+            door.record(snapshot)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER IF EXISTS refuse_at_commit ON migrations"))
+            connection.execute(text("DROP FUNCTION IF EXISTS refuse_at_commit()"))
+    assert "recording migration inference/commit-fails-1 failed" in str(raised.value)
+    assert door.migration_history(namespace="inference") == []
+
+
 def test_an_unreachable_ledger_raises_ledger_error_from_every_door() -> None:
     """Nobody listening: ping, reads and writes all fail as LedgerError, naming what failed."""
     door = Ledger(

@@ -34,8 +34,12 @@ LEDGER_TABLES = set(Base.metadata.tables)
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    """An engine on the session's database, left at the head revision afterwards."""
+    """An engine on the session's database, left at the head revision afterwards; other modules'
+    signals are removed first, since some (one id in two zones) could not go back to 0002."""
     engine = make_engine(database_url)
+    if current_revision(database_url) is not None:
+        with engine.begin() as connection:
+            connection.execute(text("TRUNCATE grid_signals RESTART IDENTITY CASCADE"))
     yield engine
     engine.dispose()
     upgrade_to_head(database_url)
@@ -60,7 +64,7 @@ def test_upgrade_downgrade_upgrade_round_trips(database_url: str, engine: Engine
     again."""
     upgrade_to_head(database_url)
     assert tables(engine) >= LEDGER_TABLES
-    assert current_revision(database_url) == head_revision() == "0003"
+    assert current_revision(database_url) == head_revision() == "0004"
 
     downgrade_to_base(database_url)
     assert tables(engine) <= {"alembic_version"}
@@ -69,7 +73,7 @@ def test_upgrade_downgrade_upgrade_round_trips(database_url: str, engine: Engine
 
     upgrade_to_head(database_url)
     assert tables(engine) >= LEDGER_TABLES
-    assert current_revision(database_url) == "0003"
+    assert current_revision(database_url) == "0004"
 
 
 CHAIN_TABLES = {"dr_event_transitions", "dr_event_samples", "decision_signals"}
@@ -154,6 +158,36 @@ def test_0003_adds_the_report_columns_and_keeps_the_rows_both_ways(
     upgrade_to_head(database_url)
 
 
+def test_0004_keys_signals_by_zone_and_downgrades_while_no_pair_collides(
+    database_url: str, engine: Engine
+) -> None:
+    """At 0004 the same source, id and start for two zones are two rows; back at 0003 they could
+    not be, so the downgrade refuses while such a pair exists and succeeds once it is gone."""
+    insert = (
+        "INSERT INTO grid_signals (source, external_id, zone, kind, interval_start, unit, payload) "
+        "VALUES ('native:op', 'same-id', :zone, 'price', '2026-07-15T04:00Z', 'CNY/kWh', '{}')"
+    )
+    upgrade_to_head(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE grid_signals RESTART IDENTITY CASCADE"))
+        for zone in ("shanghai", "hubei"):
+            connection.execute(text(insert), {"zone": zone})
+    with pytest.raises(Exception, match="uq_grid_signals_source_external_id_interval_start"):
+        downgrade_to(database_url, "0003")
+    assert current_revision(database_url) == "0004"
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM grid_signals WHERE zone = 'hubei'"))
+    downgrade_to(database_url, "0003")
+    with engine.begin() as connection, pytest.raises(Exception, match="duplicate key"):
+        connection.execute(text(insert), {"zone": "hubei"})
+    upgrade_to_head(database_url)
+    with engine.begin() as connection:
+        connection.execute(text(insert), {"zone": "hubei"})
+        count = connection.execute(text("SELECT count(*) FROM grid_signals")).scalar_one()
+        connection.execute(text("TRUNCATE grid_signals RESTART IDENTITY CASCADE"))
+    assert count == 2
+
+
 def test_autogenerate_finds_no_difference(database_url: str, engine: Engine) -> None:
     """Comparing the models with the migrated database finds nothing to change."""
     upgrade_to_head(database_url)
@@ -230,7 +264,7 @@ def test_processes_upgrading_together_take_turns(database_url: str, engine: Engi
             outputs = [upgrade.communicate(timeout=60)[1] for upgrade in upgrades]
     assert queued == 2
     assert [upgrade.returncode for upgrade in upgrades] == [0, 0], outputs
-    assert current_revision(database_url) == "0003"
+    assert current_revision(database_url) == "0004"
     assert tables(engine) >= LEDGER_TABLES
 
 
@@ -253,7 +287,7 @@ def test_threads_upgrading_together_take_turns(database_url: str, engine: Engine
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert current_revision(database_url) == "0003"
+    assert current_revision(database_url) == "0004"
 
 
 def test_the_alembic_command_line_reads_pyproject_and_takes_a_url(database_url: str) -> None:
@@ -268,4 +302,4 @@ def test_the_alembic_command_line_reads_pyproject_and_takes_a_url(database_url: 
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "0003 (head)" in result.stdout
+    assert "0004 (head)" in result.stdout

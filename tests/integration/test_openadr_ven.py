@@ -76,11 +76,13 @@ def case(openadr_vtn: LocalVtn) -> Case:
     target = f"CN-SH-{run}"
     spec = GridZoneSpec.model_validate(
         {
+            "gridOperators": ["sgcc-sh"],
             "openADR": {"venName": f"gs-{run}", "programNames": [program], "targets": [target]},
             "priceFeeds": [
                 {
                     "type": "OpenADRPoll",
                     "url": openadr_vtn.url,
+                    "gridOperator": "sgcc-sh",
                     "pollIntervalSeconds": 10,
                     "credentialsSecretRef": {"namespace": "gs", "name": "vtn", "key": "creds"},
                 }

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -120,18 +121,21 @@ def env(fleet: Fleet, database_url: str, openadr_vtn: LocalVtn) -> Iterator[Env]
     fleet.kubectl(HUB, "apply", "-f", "-", stdin=namespace)
     fleet.kubectl(HUB, "create", "secret", "generic", SECRET, "-n", NAMESPACE,
                   f"--from-literal=vtn={VEN_CLIENT[0]}:{VEN_CLIENT[1]}")  # fmt: skip
+    fleet.kubectl(HUB, "label", "secret", SECRET, "-n", NAMESPACE,
+                  "gridshift.io/feed-credentials=true")  # fmt: skip
     upgrade_to_head(database_url)
     bl = Bl(openadr_vtn.url)
     program = bl.call("POST", "/programs", json={"programName": PROGRAM})
     api = client_from_file(fleet.kubeconfig(HUB))
     zone = f"vtn-{RUN}"
     spec = {
+        "gridOperators": [f"vtn-{RUN}"],
         "openADR": {"venName": VEN_NAME, "programNames": [PROGRAM], "targets": [TARGET]},
         "priceFeeds": [
             {
                 "type": "OpenADRPoll",
                 "url": openadr_vtn.url,
-                "area": f"vtn-{RUN}",
+                "gridOperator": f"vtn-{RUN}",
                 "pollIntervalSeconds": POLL_SECONDS,
                 "credentialsSecretRef": {"name": SECRET, "namespace": NAMESPACE, "key": "vtn"},
             }
@@ -146,7 +150,11 @@ def env(fleet: Fleet, database_url: str, openadr_vtn: LocalVtn) -> Iterator[Env]
     service = threading.Thread(
         target=run_service,
         args=(ready, stop),
-        kwargs={"settings": Settings(), "ledger": ledger, "hub": HubClient(api)},
+        kwargs={
+            "settings": Settings(feed_allowed_hosts=(urlsplit(openadr_vtn.url).hostname,)),
+            "ledger": ledger,
+            "hub": HubClient(api),
+        },
         daemon=True,
     )
     service.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import threading
 import time
@@ -32,9 +33,10 @@ from orchestrator.clusters.kube import client_from_file
 from orchestrator.devenv import Fleet
 from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.schema import upgrade_to_head
+from orchestrator.logs import configure
 from orchestrator.settings import Settings
 from orchestrator.signals.auth import Credentials
-from orchestrator.signals.wiring import Signals, build
+from orchestrator.signals.wiring import FEED_SECRET_LABEL, Signals, build
 
 HUB = "shanghai"
 NAMESPACE = "gridshift-system"
@@ -130,6 +132,7 @@ class Feeds(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.mode: dict[str, str] = {}
         self.requests: list[tuple[str, str, dict[str, list[str]], dict[str, str]]] = []
+        self.bodies: list[tuple[str, bytes]] = []
 
     @property
     def url(self) -> str:
@@ -155,7 +158,9 @@ class Handler(BaseHTTPRequestHandler):
     def _answer(self, method: str) -> None:
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
-        form = parse_qs(self.rfile.read(length).decode()) if length else {}
+        raw = self.rfile.read(length) if length else b""
+        self.server.bodies.append((parts.path, raw))
+        form = parse_qs(raw.decode()) if raw and not raw.startswith(b"{") else {}
         self.server.requests.append(
             (method, parts.path, parse_qs(parts.query) | form, dict(self.headers))
         )
@@ -225,6 +230,7 @@ def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     fleet.kubectl(HUB, "create", "secret", "generic", SECRET, "-n", NAMESPACE,
                   "--from-literal=em=em-token", "--from-literal=entsoe=entsoe-token",
                   "--from-literal=vtn=ven-1:ven-secret", "--from-literal=json=json-token")  # fmt: skip
+    fleet.kubectl(HUB, "label", "secret", SECRET, "-n", NAMESPACE, f"{FEED_SECRET_LABEL}=true")
     upgrade_to_head(database_url)
     server = Feeds()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -275,11 +281,12 @@ def feed_spec(env: Env, provider: str) -> tuple[dict[str, Any], float]:
     feed = {
         "type": "OpenADRPoll",
         "url": f"{base}/vtn",
-        "area": f"vtn-{RUN}",
+        "gridOperator": f"vtn-{RUN}",
         "credentialsSecretRef": ref("vtn"),
     }
     return {
         "currency": "CNY",
+        "gridOperators": [f"vtn-{RUN}"],
         "openADR": {"venName": "gs", "targets": [f"feeds-{RUN}"]},
         "priceFeeds": [feed],
     }, 1.32
@@ -288,7 +295,7 @@ def feed_spec(env: Env, provider: str) -> tuple[dict[str, Any], float]:
 def assemble(env: Env, clock: Clock, http: httpx.AsyncClient, **settings: Any) -> Signals:
     """The signals package over the real ledger and hub, on ``clock``, feeds timing out at 0.5 s."""
     return build(
-        Settings(feed_timeout_seconds=0.5, **settings),
+        Settings(feed_timeout_seconds=0.5, feed_allowed_hosts=("127.0.0.1",), **settings),
         ledger=env.ledger,
         hub=env.hub,
         http=http,
@@ -416,3 +423,167 @@ def test_time_of_use_from_the_shipped_dataset(env: Env) -> None:
     assert (status["touPeriod"], status["peakLevel"]) == ("Valley", 0)
     assert status["pricePerKWh"] == 0.432924
     assert any(p.get("peakLevel") == 2 for p in status["forecast"])
+
+
+PLANTED = f"planted-{RUN}-s3cret"
+
+
+def seen_anywhere(env: Env, text: str) -> bool:
+    """Whether the feed server saw ``text`` in any request line, header or body."""
+    for _, path, query, headers in env.feeds.requests:
+        if text in path or text in str(query) or text in str(headers):
+            return True
+    return any(text.encode() in body for _, body in env.feeds.bodies)
+
+
+def test_a_feed_reads_no_secret_that_is_not_labelled_for_feeds(env: Env) -> None:
+    """A credentialsSecretRef to a Secret without gridshift.io/feed-credentials=true (the database
+    URL, say) fails the poll with that reason, and the Secret's value is sent nowhere."""
+    unlabelled = f"database-{RUN}"
+    env.fleet.kubectl(HUB, "create", "secret", "generic", unlabelled, "-n", NAMESPACE,
+                      f"--from-literal=url=postgresql://gs:{PLANTED}@db/gs")  # fmt: skip
+    feed = {
+        "type": "HTTPJSON",
+        "url": f"{env.feeds.url}/json/price",
+        "valuePath": "data.price",
+        "credentialsSecretRef": {"name": unlabelled, "namespace": NAMESPACE, "key": "url"},
+    }
+    name = env.create_zone({"currency": "CNY", "priceFeeds": [feed]})
+    env.feeds.requests.clear()
+    env.feeds.bodies.clear()
+
+    async def main() -> tuple[int, dict[str, Any]]:
+        async with httpx.AsyncClient() as http:
+            return await cycle(env, assemble(env, Clock(T0), http), name)
+
+    try:
+        accepted, status = asyncio.run(main())
+    finally:
+        env.fleet.kubectl(HUB, "delete", "secret", unlabelled, "-n", NAMESPACE)
+    assert accepted == 0
+    assert env.feeds.requests == []
+    assert not seen_anywhere(env, PLANTED)
+    (cond,) = status["conditions"]
+    assert "not labelled gridshift.io/feed-credentials=true" in cond["message"]
+    assert PLANTED not in json.dumps(status)
+
+
+def test_a_feed_host_off_the_allow_list_is_never_called(env: Env) -> None:
+    """With the loopback host not allowed, a poll fails before any request, saying what to set."""
+    spec, _ = feed_spec(env, "HTTPJSON")
+    name = env.create_zone(spec)
+    env.feeds.requests.clear()
+
+    async def main() -> tuple[int, dict[str, Any]]:
+        async with httpx.AsyncClient() as http:
+            signals = build(
+                Settings(feed_timeout_seconds=0.5, feed_allowed_hosts=("prices.example",)),
+                ledger=env.ledger,
+                hub=env.hub,
+                http=http,
+                leader=lambda: True,
+                clock=Clock(T0),
+            )
+            return await cycle(env, signals, name)
+
+    accepted, status = asyncio.run(main())
+    assert accepted == 0
+    assert env.feeds.requests == []
+    (cond,) = status["conditions"]
+    assert "not in GRIDSHIFT_FEED_ALLOWED_HOSTS" in cond["message"]
+
+
+def test_the_vtn_is_given_only_its_bound_operators_token(env: Env) -> None:
+    """The zone lists two grid operators; its OpenADRPoll feed is bound to one. The subscription
+    carries that operator's webhook token, never the other's (``area`` chooses nothing)."""
+    spec, _ = feed_spec(env, "OpenADRPoll")
+    other = f"other-{RUN}"
+    spec["gridOperators"] = [other, f"vtn-{RUN}"]
+    spec["priceFeeds"][0]["area"] = other
+    name = env.create_zone(spec)
+    env.feeds.requests.clear()
+    env.feeds.bodies.clear()
+
+    async def main() -> None:
+        async with httpx.AsyncClient() as http:
+            signals = assemble(
+                env,
+                Clock(T0),
+                http,
+                openadr_callback_url="https://gridshift.example/openadr/callback",
+            )
+            signals.service.tokens.replace(
+                {f"vtn-{RUN}": Credentials(b"bound-token"), other: Credentials(PLANTED.encode())}
+            )
+            await cycle(env, signals, name)
+
+    asyncio.run(main())
+    posted = [body for path, body in env.feeds.bodies if path == "/vtn/subscriptions" and body]
+    assert len(posted) == 1
+    assert b"bound-token" in posted[0]
+    assert not seen_anywhere(env, PLANTED)
+
+
+@pytest.mark.parametrize(
+    ("feed", "words"),
+    [
+        ({"type": "OpenADRPoll", "url": "https://vtn.example"}, "needs a gridOperator"),
+        (
+            {"type": "OpenADRPoll", "url": "https://vtn.example", "gridOperator": "stranger"},
+            "needs a gridOperator",
+        ),
+    ],
+)
+def test_the_api_server_refuses_a_vtn_not_bound_to_a_listed_operator(
+    env: Env, feed: dict[str, Any], words: str
+) -> None:
+    """An OpenADRPoll feed without gridOperator, or naming one the zone does not list, is
+    refused by the API server's validation (CEL), before gridshift ever reads it."""
+    with pytest.raises(client.ApiException) as refused:
+        env.create_zone({"gridOperators": [f"vtn-{RUN}"], "priceFeeds": [feed]})
+    assert refused.value.status == 422
+    assert words in str(refused.value.body)
+
+
+def test_planted_credentials_stay_out_of_logs_and_zone_status(env: Env) -> None:
+    """An ENTSO-E token (sent in the query) and an HTTP JSON key in the feed URL, both failing:
+    neither appears in any log line (httpx included) nor in the zone's status."""
+    env.fleet.kubectl(HUB, "create", "secret", "generic", f"planted-{RUN}", "-n", NAMESPACE,
+                      f"--from-literal=token={PLANTED}")  # fmt: skip
+    env.fleet.kubectl(HUB, "label", "secret", f"planted-{RUN}", "-n", NAMESPACE,
+                      f"{FEED_SECRET_LABEL}=true")  # fmt: skip
+    planted_ref = {"name": f"planted-{RUN}", "namespace": NAMESPACE, "key": "token"}
+    entsoe = env.create_zone(
+        {"currency": "EUR", "priceFeeds": [{"type": "ENTSOE", "url": f"{env.feeds.url}/entsoe/api",
+                                            "area": EIC, "credentialsSecretRef": planted_ref}]}
+    )  # fmt: skip
+    keyed = env.create_zone(
+        {"currency": "CNY", "priceFeeds": [{"type": "HTTPJSON", "valuePath": "data.price",
+                                            "url": f"{env.feeds.url}/json/price?apikey={PLANTED}"}]}
+    )  # fmt: skip
+    stream = io.StringIO()
+    configure(level="DEBUG", stream=stream)
+    env.feeds.mode.update({"/entsoe/api": "error", "/json/price": "error"})
+
+    async def main() -> list[dict[str, Any]]:
+        async with httpx.AsyncClient() as http:
+            signals = assemble(env, Clock(T0), http)
+            found = []
+            for name in (entsoe, keyed):
+                found.append((await cycle(env, signals, name))[1])
+            return found
+
+    try:
+        statuses = asyncio.run(main())
+    finally:
+        env.feeds.mode.clear()
+        configure(level="WARNING")
+        env.fleet.kubectl(HUB, "delete", "secret", f"planted-{RUN}", "-n", NAMESPACE)
+    assert seen_anywhere(env, PLANTED), "the feeds were sent their credentials"
+    written = stream.getvalue()
+    assert "HTTP 503" in written
+    assert PLANTED not in written
+    for status in statuses:
+        assert "HTTP 503" in json.dumps(status)
+        assert PLANTED not in json.dumps(status)
+    assert "apikey=***" in json.dumps(statuses[1]), "the feed's URL is shown, masked"

@@ -126,7 +126,12 @@ class Env:
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "GridZone",
             "metadata": {"name": name},
-            "spec": {"currency": "CNY", "signalTTLSeconds": 60, **spec},
+            "spec": {
+                "currency": "CNY",
+                "signalTTLSeconds": 60,
+                "gridOperators": [OPERATOR],
+                **spec,
+            },
         }
         self.objects().create_cluster_custom_object(GROUP, VERSION, "gridzones", body)
         self.zones.append(name)
@@ -388,3 +393,95 @@ def test_service_processes_webhook_signals_and_its_jobs_run(env: Env, fleet: Fle
     assert status["stale"] is False
     assert status["lastSignalID"]
     fleet.kubectl(HUB, "delete", "secret", secret, "-n", "gridshift-system")
+
+
+def dispatch(event_id: str, target: str, start: datetime) -> dict[str, Any]:
+    """An OpenADR IMPORT_CAPACITY_LIMIT order of 500 kW for an hour from ``start``."""
+    stamp = start.isoformat().replace("+00:00", "Z")
+    return {
+        "objectType": "EVENT",
+        "operation": "CREATE",
+        "object": {
+            "id": event_id,
+            "createdDateTime": stamp,
+            "modificationDateTime": stamp,
+            "programID": "fast-dr",
+            "targets": [target],
+            "payloadDescriptors": [
+                {"payloadType": "IMPORT_CAPACITY_LIMIT", "units": "KW"},
+            ],
+            "intervalPeriod": {"start": stamp, "duration": "PT1H"},
+            "intervals": [
+                {"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [500]}]}
+            ],
+        },
+    }
+
+
+def test_signals_a_follower_records_reach_the_leader_within_seconds(env: Env, fleet: Fleet) -> None:
+    """Both replicas serve the webhook. A dispatch order the follower records is applied by the
+    leader within seconds (its full reconcile is an hour away here), and the zone's last signal
+    time becomes the follower's receipt although the leader itself saw an older signal."""
+    target = f"follow-{RUN}"
+    name = env.create_zone({"openADR": {"venName": "gs", "targets": [target]}})
+    secret = f"followers-{RUN}"
+    namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: gridshift-system}\n"
+    fleet.kubectl(HUB, "apply", "-f", "-", stdin=namespace)
+    fleet.kubectl(HUB, "create", "secret", "generic", secret, "-n", "gridshift-system",
+                  f"--from-literal={OPERATOR}={TOKEN}")  # fmt: skip
+    settings = Settings(
+        webhook_token_secret=secret, signal_reconcile_seconds=3600, zone_refresh_seconds=3600
+    )
+    started = datetime.now(UTC).replace(microsecond=0)
+    early = copy.deepcopy(FAST_SHED)
+    early["object"].update(
+        id=f"early-{RUN}", targets=[target], modificationDateTime=started.isoformat()
+    )
+    order_id = f"follower-dr-{RUN}"
+    dre = dr_event_name(name, f"openadr:{OPERATOR}", order_id)
+
+    def dre_exists() -> bool:
+        try:
+            env.objects().get_cluster_custom_object(GROUP, VERSION, "demandresponseevents", dre)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def main() -> tuple[float, datetime, dict[str, Any]]:
+        async with httpx.AsyncClient() as http:
+            replicas = [
+                build(settings, ledger=env.ledger, hub=env.hub, http=http, leader=lambda: True),
+                build(settings, ledger=env.ledger, hub=env.hub, http=http, leader=lambda: False),
+            ]
+            for replica in replicas:
+                await replica.service.start()
+            try:
+                with serve(replicas[0].app) as leader_url, serve(replicas[1].app) as follower_url:
+                    await asyncio.to_thread(notify, leader_url, early)
+                    await asyncio.sleep(2.5)
+                    sent_at = datetime.now(UTC)
+                    await asyncio.to_thread(
+                        notify, follower_url, dispatch(order_id, target, started)
+                    )
+                    clock = time.monotonic()
+                    while not await asyncio.to_thread(dre_exists):
+                        assert time.monotonic() - clock < 10, "the leader never applied the order"
+                        await asyncio.sleep(0.1)
+                    took = time.monotonic() - clock
+                    await asyncio.sleep(0.5)
+                    status = (await asyncio.to_thread(env.zone, name)).get("status", {})
+                    return took, sent_at, dict(status)
+            finally:
+                for replica in replicas:
+                    await replica.service.stop()
+
+    try:
+        took, sent_at, status = asyncio.run(main())
+    finally:
+        fleet.kubectl(HUB, "delete", "secret", secret, "-n", "gridshift-system")
+    print(f"follower's dispatch order applied by the leader in {took:.2f} s")
+    assert took < 5
+    last = datetime.fromisoformat(status["lastSignalTime"].replace("Z", "+00:00"))
+    assert last >= sent_at - timedelta(seconds=1), (last, sent_at)

@@ -32,7 +32,7 @@ from orchestrator.errors import SignalError
 from orchestrator.ledger.handle import Ledger
 from orchestrator.ledger.schema import upgrade_to_head
 from orchestrator.settings import Settings
-from orchestrator.signals.wiring import build
+from orchestrator.signals.wiring import FEED_SECRET_LABEL, build
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -133,12 +133,13 @@ class Env:
         return self.create_zone(
             {
                 "openADR": {"venName": "gs", "targets": [f"report-{RUN}"]},
+                "gridOperators": [f"vtn-{RUN}"],
                 "priceFeeds": [
                     {"type": "TimeOfUse"},
                     {
                         "type": "OpenADRPoll",
                         "url": self.vtn.url,
-                        "area": f"vtn-{RUN}",
+                        "gridOperator": f"vtn-{RUN}",
                         "credentialsSecretRef": {
                             "name": SECRET,
                             "namespace": NAMESPACE,
@@ -158,6 +159,7 @@ def env(fleet: Fleet, database_url: str) -> Iterator[Env]:
     fleet.kubectl(HUB, "apply", "-f", "-", stdin=namespace)
     fleet.kubectl(HUB, "create", "secret", "generic", SECRET, "-n", NAMESPACE,
                   f"--from-literal=vtn={CLIENT_ID}:{CLIENT_SECRET}")  # fmt: skip
+    fleet.kubectl(HUB, "label", "secret", SECRET, "-n", NAMESPACE, f"{FEED_SECRET_LABEL}=true")
     upgrade_to_head(database_url)
     vtn = Vtn()
     api = client_from_file(fleet.kubeconfig(HUB))
@@ -177,7 +179,7 @@ def report(env: Env, **outcome: Any) -> bool:
     async def main() -> bool:
         async with httpx.AsyncClient() as http:
             signals = build(
-                Settings(openadr_client_name=f"gs-{RUN}"),
+                Settings(openadr_client_name=f"gs-{RUN}", feed_allowed_hosts=("127.0.0.1",)),
                 ledger=env.ledger,
                 hub=env.hub,
                 http=http,

@@ -2,14 +2,16 @@
 
 Bad input of every kind is refused with its status code and the server keeps serving; a good
 signal is in the ledger when the answer arrives; a repeat adds no row; schemathesis drives
-generated requests from /openapi.json and no answer is a 5xx.
+generated requests from the app's OpenAPI document and no answer is a 5xx.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +23,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from served import serve
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from orchestrator.api.gridzone import GridZoneSpec, GridZoneStatus
 from orchestrator.ledger.db import make_engine
@@ -34,7 +36,9 @@ from orchestrator.signals.ingest import Ingestor
 from orchestrator.signals.webhook import create_app
 
 TOKEN, SIGNED_TOKEN, HMAC_KEY = "tok-sh", "tok-vtn", b"hmac-key-vtn"
+OTHER_TOKEN, FUZZ_TOKEN = "tok-other", "tok-fuzz"
 LIMIT = 1024 * 1024
+OPERATORS = ["sgcc-sh", "vtn-1", "fuzz"]
 FUZZ_REQUESTS = 1050
 FUZZ_SECONDS = 120
 
@@ -57,10 +61,18 @@ ZONES = [
             {
                 "gridZoneID": "CN-SH",
                 "openADR": {"venName": "gs", "targets": ["cluster-sh-lingang-01"]},
+                "gridOperators": OPERATORS,
             }
         ),
     ),
-    Zone("hubei", 1, GridZoneSpec.model_validate({"gridZoneID": "CN-HB"})),
+    Zone(
+        "hubei", 1, GridZoneSpec.model_validate({"gridZoneID": "CN-HB", "gridOperators": OPERATORS})
+    ),
+    Zone(
+        "ningxia",
+        1,
+        GridZoneSpec.model_validate({"gridZoneID": "CN-NX", "gridOperators": ["vtn-1"]}),
+    ),
 ]
 
 
@@ -71,6 +83,8 @@ class Webhook:
     url: str
     engine: Engine
     recorded: list[set[str]]
+    document: dict[str, Any]
+    """The app's OpenAPI document (published on the operator's API port, not the webhook's)."""
 
     def rows(self, source: str) -> int:
         with self.engine.connect() as connection:
@@ -87,6 +101,8 @@ def build_app(ledger: Ledger, recorded: list[set[str]]) -> Any:
             {
                 "sgcc-sh": Credentials(TOKEN.encode()),
                 "vtn-1": Credentials(SIGNED_TOKEN.encode(), hmac_key=HMAC_KEY),
+                "other-grid": Credentials(OTHER_TOKEN.encode()),
+                "fuzz": Credentials(FUZZ_TOKEN.encode()),
             }
         ),
         clock=lambda: datetime.now(UTC),
@@ -102,8 +118,9 @@ def webhook(database_url: str) -> Iterator[Webhook]:
     engine = make_engine(database_url)
     ledger = Ledger(database_url)
     recorded: list[set[str]] = []
-    with serve(build_app(ledger, recorded)) as url:
-        yield Webhook(url, engine, recorded)
+    app = build_app(ledger, recorded)
+    with serve(app) as url:
+        yield Webhook(url, engine, recorded, app.openapi())
     ledger.close()
     engine.dispose()
 
@@ -315,10 +332,142 @@ def test_unreachable_ledger_answers_503_and_acknowledges_nothing() -> None:
     assert answer.headers["retry-after"] == "5"
 
 
+@contextmanager
+def refused_at_commit(engine: Engine, table: str, column: str, prefix: str) -> Iterator[None]:
+    """Rows of ``table`` whose ``column`` starts with ``prefix`` are accepted by every statement
+    and refused by PostgreSQL at COMMIT (a deferred constraint trigger), while this lasts."""
+    name = f"refuse_{table}_at_commit"
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'refused at COMMIT'; END $$"
+            )
+        )
+        connection.execute(
+            text(
+                f"CREATE CONSTRAINT TRIGGER {name} AFTER INSERT ON {table} "
+                f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                f"WHEN (NEW.{column} LIKE '{prefix}%') EXECUTE FUNCTION {name}()"
+            )
+        )
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
+            connection.execute(text(f"DROP FUNCTION IF EXISTS {name}()"))
+
+
+def test_a_failure_at_commit_answers_503_with_retry_after(webhook: Webhook) -> None:
+    """PostgreSQL refusing the COMMIT (not a statement) is 503 with Retry-After, never 500, and
+    leaves no row; the same request succeeds once the ledger takes it."""
+    body = {"signals": [entry("commit-fails-1"), entry("commit-fails-2", zone="CN-HB")]}
+    before = webhook.rows("native:sgcc-sh")
+    with refused_at_commit(webhook.engine, "grid_signals", "external_id", "commit-fails-"):
+        answer = post(webhook.url, body)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "5"
+    assert "retry later" in answer.json()["detail"]
+    assert webhook.rows("native:sgcc-sh") == before
+    again = post(webhook.url, body)
+    assert again.json() == {"accepted": 2, "duplicates": 0, "ignored": 0}
+
+
+def test_the_same_native_id_and_start_in_two_zones_records_both(webhook: Webhook) -> None:
+    """An operator's id is its own per zone: the same id and start for shanghai and hubei are
+    two signals, both recorded; each repeated is a duplicate of its own."""
+    body = {"signals": [entry("per-zone-1"), entry("per-zone-1", zone="hubei")]}
+    first = post(webhook.url, body)
+    assert first.json() == {"accepted": 2, "duplicates": 0, "ignored": 0}, first.text
+    assert post(webhook.url, body).json() == {"accepted": 0, "duplicates": 2, "ignored": 0}
+    with webhook.engine.connect() as connection:
+        zones = connection.execute(
+            select(GridSignal.zone).where(GridSignal.external_id == "per-zone-1")
+        ).scalars()
+        assert sorted(zones) == ["hubei", "shanghai"]
+
+
+def test_an_operators_token_speaks_only_for_the_zones_that_name_it(webhook: Webhook) -> None:
+    """A token is refused with 403 for a zone whose gridOperators do not name its operator,
+    natively or over OpenADR, and nothing of the batch is recorded; named zones accept it."""
+    foreign = post(webhook.url, {"signals": [entry("foreign-1", zone="ningxia")]})
+    assert foreign.status_code == 403, foreign.text
+    assert "spec.gridOperators" in foreign.json()["detail"]
+    mixed = post(webhook.url, {"signals": [entry("mixed-1"), entry("mixed-2", zone="CN-NX")]})
+    assert mixed.status_code == 403
+    stranger = post(webhook.url, {"signals": [entry("stranger-1")]}, token=OTHER_TOKEN)
+    assert stranger.status_code == 403
+    event = {
+        "objectType": "EVENT",
+        "operation": "CREATE",
+        "object": {
+            "id": "foreign-evt",
+            "programID": "p",
+            "createdDateTime": "2026-07-14T09:30:02Z",
+            "targets": ["cluster-sh-lingang-01"],
+            "intervalPeriod": {"start": "2026-07-15T04:00:00Z", "duration": "PT1H"},
+            "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [3]}]}],
+        },
+    }
+    refused = post(webhook.url, event, path="/openadr/callback", token=OTHER_TOKEN)
+    assert refused.status_code == 403, refused.text
+    for ident in ("foreign-1", "mixed-1", "mixed-2", "stranger-1"):
+        with webhook.engine.connect() as connection:
+            found = connection.execute(
+                select(func.count()).select_from(GridSignal).where(GridSignal.external_id == ident)
+            ).scalar_one()
+        assert found == 0, ident
+    assert webhook.rows("openadr:other-grid") == 0
+    allowed = post(webhook.url, event, path="/openadr/callback")
+    assert allowed.json() == {"accepted": 1, "duplicates": 0, "ignored": 0}, allowed.text
+
+
+def test_a_flood_of_slow_bodies_is_bounded_and_the_server_keeps_answering(
+    database_url: str,
+) -> None:
+    """Twelve senders that send headers and half a body, then stall: at most four are held
+    (the rest answered 503 at once), each held one is answered 408 when its time is up, the
+    event loop answers /healthz throughout, and a good signal is accepted afterwards."""
+    upgrade_to_head(database_url)
+    ledger = Ledger(database_url)
+    ingestor = Ingestor(
+        ledger=ledger,
+        zones=ZoneDirectory(ZONES),
+        tokens=TokenStore({"sgcc-sh": Credentials(TOKEN.encode())}),
+        clock=lambda: datetime.now(UTC),
+    )
+    app = create_app(ingestor, body_limit=LIMIT, read_seconds=1.5, max_concurrent=4)
+    with serve(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        stalled = []
+        for _ in range(12):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.sendall(
+                b"POST /v1/signals HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000\r\n\r\n" + b'{"signals": ['
+            )
+            stalled.append(sock)
+        started = time.monotonic()
+        assert httpx.get(url + "/healthz", timeout=5).status_code == 200
+        assert time.monotonic() - started < 1
+        answers = []
+        for sock in stalled:
+            head = sock.recv(4096).split(b"\r\n", 1)[0]
+            answers.append(int(head.split()[1]))
+            sock.close()
+        took = time.monotonic() - started
+        good = post(url, {"signals": [entry("after-flood")]})
+    ledger.close()
+    assert sorted(answers) == [408] * 4 + [503] * 8, answers
+    assert took < 5
+    assert good.status_code == 200, good.text
+
+
 def test_fuzzed_requests_never_get_a_5xx(webhook: Webhook) -> None:
-    """At least 1,000 schemathesis requests from /openapi.json, valid and invalid: no 5xx."""
-    document = httpx.get(webhook.url + "/openapi.json", timeout=5).json()
-    schema = schemathesis.openapi.from_dict(document)
+    """At least 1,000 schemathesis requests from the OpenAPI document, valid and invalid: no 5xx."""
+    assert httpx.get(webhook.url + "/openapi.json", timeout=5).status_code == 404
+    schema = schemathesis.openapi.from_dict(webhook.document)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     strategy = st.one_of(
         schema.as_strategy(schemathesis.GenerationMode.POSITIVE, headers=headers),

@@ -15,6 +15,7 @@ import httpx
 import kopf
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 
 from orchestrator.controller.process import Process, build
 from orchestrator.settings import Settings
@@ -59,10 +60,29 @@ def test_the_process_is_built_without_calling_anything(tmp_path: Path) -> None:
 
 def test_one_app_serves_the_webhook_and_the_operator(tmp_path: Path) -> None:
     """One OpenAPI document: the webhook's operations as it describes them, and the read API."""
-    document = built(tmp_path).app.openapi()
+    document = built(tmp_path).api_app.openapi()
     paths = document["paths"]
     assert {"/v1/signals", "/openadr/callback", "/healthz"} <= set(paths)
     assert {"/metrics", "/readyz", "/api/v1/zones", "/api/v1/migrations"} <= set(paths)
     assert paths["/v1/signals"]["post"]["security"] == [{"bearer": []}]
     assert "SignalBatch" in document["components"]["schemas"]
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_the_webhook_port_serves_no_read_api_metrics_or_docs(tmp_path: Path) -> None:
+    """The webhook's app (the port the Ingress reaches) answers 404 for the read API, /metrics,
+    /readyz, /docs and /openapi.json; the API port's app serves them."""
+    process = built(tmp_path)
+    hidden = ["/api/v1/zones", "/api/v1/migrations", "/metrics", "/readyz", "/docs",
+              "/openapi.json", "/redoc"]  # fmt: skip
+    with TestClient(process.webhook_app) as webhook:
+        for path in hidden:
+            assert webhook.get(path).status_code == 404, path
+        assert webhook.get("/healthz").status_code == 200
+        assert webhook.post("/v1/signals", json={"signals": []}).status_code == 401
+    with TestClient(process.api_app) as api:
+        assert api.get("/openapi.json").status_code == 200
+        assert api.get("/docs").status_code == 200
+        assert api.get("/metrics").status_code == 200
+        assert api.get("/healthz").status_code == 200
+        assert api.post("/v1/signals", json={"signals": []}).status_code in (404, 405)

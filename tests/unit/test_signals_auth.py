@@ -126,3 +126,19 @@ def test_any_change_to_a_signed_body_breaks_the_signature(body: bytes, flip: int
         changed = body[:index] + bytes([body[index] ^ 0x01]) + body[index + 1 :]
         with pytest.raises(AuthError):
             _auth("Bearer token-hb", body=changed, timestamp=stamp, signature=signature)
+
+
+@pytest.mark.parametrize(
+    "stamp", ["\u00b2", "1\u0663", "\uff11\uff12", "123\n", " 123", "-5", "1" * 13]
+)
+def test_a_timestamp_of_non_ascii_digits_is_refused_as_auth_error(stamp: str) -> None:
+    """ "²" and other Unicode digits pass ``str.isdigit`` but not ``int``: refused, not a crash."""
+    with pytest.raises(AuthError, match="unix seconds"):
+        _auth("Bearer token-hb", timestamp=stamp, signature="sha256=00")
+
+
+@given(st.text(max_size=20))
+def test_any_timestamp_header_is_either_checked_or_refused(stamp: str) -> None:
+    """No timestamp header, whatever its characters, raises anything but AuthError."""
+    with pytest.raises(AuthError):
+        _auth("Bearer token-hb", timestamp=stamp, signature="sha256=00")

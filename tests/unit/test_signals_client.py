@@ -17,8 +17,17 @@ from orchestrator.api.gridzone import GridZoneSpec, GridZoneStatus, PriceFeed
 from orchestrator.errors import SignalError
 from orchestrator.signals.feeds import FeedPoller
 from orchestrator.signals.openadr_client import ClientCredentials, VtnClient
+from orchestrator.signals.outbound import Outbound
 
 NOW = datetime(2026, 7, 15, 4, 10, tzinfo=UTC)
+
+
+async def public(host: str, port: int) -> list[str]:
+    """A resolver for the test hosts: every one is a public documentation address."""
+    return ["192.0.2.10"]
+
+
+OUTBOUND = Outbound(["feed.test", "em.test", "*.vtn.test", "vtn.test"], resolver=public)
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
@@ -139,7 +148,7 @@ def poll(handler: Handler, feed: dict[str, Any]) -> Any:
         return "tok"
 
     async def work(http: httpx.AsyncClient) -> Any:
-        poller = FeedPoller(http=http, secrets=secrets, clock=lambda: NOW)
+        poller = FeedPoller(http=http, secrets=secrets, clock=lambda: NOW, outbound=OUTBOUND)
         return await poller.poll(zone, PriceFeed.model_validate(feed))
 
     return run(handler, work)

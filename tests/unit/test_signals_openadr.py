@@ -156,12 +156,48 @@ def test_do_it_now_start_is_anchored_at_the_modification_time() -> None:
     assert _signals(copy.deepcopy(FAST_SHED)) == [signal]
 
 
-def test_do_it_now_without_times_uses_now() -> None:
-    """Without creation or modification times, the 0001-01-01 start is the caller's now."""
+def test_a_now_event_without_times_is_refused_not_anchored_at_our_clock() -> None:
+    """Without creation or modification times a 0001-01-01 start has no fixed meaning: anchoring
+    it at our clock would make each retry new rows, so it is refused, naming what to send."""
     event = copy.deepcopy(FAST_SHED["object"])
     del event["createdDateTime"], event["modificationDateTime"]
-    (signal,) = _event(event)
-    assert signal.start == NOW
+    with pytest.raises(SignalError, match="modificationDateTime or createdDateTime"):
+        _event(event)
+
+
+def _at(document: dict[str, Any], now: datetime, operation: str = "DELETE") -> list[Any]:
+    return event_signals(
+        parse_event(document),
+        operation=normalize_operation(operation),
+        source="openadr:vtn",
+        zones=["z"],
+        now=now,
+        horizon=now + timedelta(days=2),
+    )
+
+
+def test_a_delete_without_interval_period_maps_the_same_on_every_retry() -> None:
+    """A DELETE whose event has no intervalPeriod is placed at its first interval's start, else
+    its modification time: retried an hour later, it is the same row, never a new one."""
+    later = NOW + timedelta(hours=1)
+    with_interval = copy.deepcopy(PEAK_SHAVING["object"])
+    period = with_interval.pop("intervalPeriod")
+    with_interval["intervals"][0]["intervalPeriod"] = period
+    first, again = _at(with_interval, NOW), _at(with_interval, later)
+    assert first == again
+    assert first[0].start == datetime(2026, 7, 15, 4, 0, tzinfo=UTC)
+    bare = copy.deepcopy(FAST_SHED["object"])
+    del bare["intervalPeriod"]
+    assert _at(bare, NOW) == _at(bare, later)
+    assert _at(bare, NOW)[0].start == datetime(2026, 7, 15, 5, 57, 41, tzinfo=UTC)
+
+
+def test_a_delete_with_no_time_at_all_is_refused() -> None:
+    """A DELETE of an event with no start and no times cannot be placed: refused with a reason."""
+    bare = copy.deepcopy(FAST_SHED["object"])
+    del bare["intervalPeriod"], bare["createdDateTime"], bare["modificationDateTime"]
+    with pytest.raises(SignalError, match="cancelling an event without a start"):
+        _at(bare, NOW)
 
 
 def test_p9999y_is_open_ended_and_setpoint_is_an_import_cap() -> None:

@@ -39,9 +39,12 @@ def zone(binding: dict[str, Any], version_feed: dict[str, Any] | None = None) ->
         "url": "http://vtn.test",
         "pollIntervalSeconds": 10,
         "credentialsSecretRef": {"namespace": "gs", "name": "vtn", "key": "creds"},
+        "gridOperator": "sgcc-sh",
         **(version_feed or {}),
     }
-    spec = GridZoneSpec.model_validate({"openADR": binding, "priceFeeds": [feed]})
+    spec = GridZoneSpec.model_validate(
+        {"gridOperators": ["sgcc-sh"], "openADR": binding, "priceFeeds": [feed]}
+    )
     return Zone("shanghai", 1, spec)
 
 
@@ -330,9 +333,9 @@ def test_the_webhook_path_knows_a_program_by_its_vtn_id() -> None:
     program's name answers once the VEN resolved it; before, only a literal match does."""
     directory = ZoneDirectory([zone({"venName": "gs", "programNames": ["sh-peak"]})])
     with pytest.raises(UnknownZoneError):
-        directory.for_openadr([], "p-1")
-    assert directory.for_openadr([], "sh-peak") == ["shanghai"]
+        directory.for_openadr([], "p-1", operator="sgcc-sh")
+    assert directory.for_openadr([], "sh-peak", operator="sgcc-sh") == ["shanghai"]
     directory.note_programs("shanghai", ["p-1"])
-    assert directory.for_openadr([], "p-1") == ["shanghai"]
+    assert directory.for_openadr([], "p-1", operator="sgcc-sh") == ["shanghai"]
     with pytest.raises(UnknownZoneError):
-        directory.for_openadr([], "p-2")
+        directory.for_openadr([], "p-2", operator="sgcc-sh")
