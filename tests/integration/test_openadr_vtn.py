@@ -289,7 +289,10 @@ def report(env: Env, **outcome: Any) -> bool:
     async def main() -> bool:
         async with httpx.AsyncClient() as http:
             signals = build(
-                Settings(openadr_client_name=VEN_NAME),
+                Settings(
+                    openadr_client_name=VEN_NAME,
+                    feed_allowed_hosts=(str(urlsplit(env.vtn.url).hostname),),
+                ),
                 ledger=env.ledger,
                 hub=env.hub,
                 http=http,
