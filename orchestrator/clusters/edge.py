@@ -18,7 +18,7 @@ from typing import Any
 from kubernetes import client
 
 from orchestrator.api.common import MANAGED_LABEL, WORKLOAD_LABEL
-from orchestrator.clusters.kube import APPLY, FIELD_MANAGER, KubeError, call
+from orchestrator.clusters.kube import APPLY, FIELD_MANAGER, KubeError, call, read_or_none
 from orchestrator.clusters.owned import check_owned
 
 CLUSTER_LABEL = "gridshift.io/cluster"
@@ -81,13 +81,10 @@ class EdgeBackends:
             "Service": self._core.read_namespaced_service,
             "EndpointSlice": self._discovery.read_namespaced_endpoint_slice,
         }[kind]
-        try:
-            obj = call(self.cluster, f"read {kind} {namespace}/{name}", read, name, namespace,
-                       _request_timeout=TIMEOUT)  # fmt: skip
-        except KubeError as exc:
-            if exc.not_found:
-                return None
-            raise
+        obj = read_or_none(self.cluster, f"read {kind} {namespace}/{name}", read, name,
+                           namespace, _request_timeout=TIMEOUT)  # fmt: skip
+        if obj is None:
+            return None
         return {"metadata": {"labels": dict(obj.metadata.labels or {})}}
 
     def apply(self, namespace: str, workload: str, cluster: str, *, address: str, port: int) -> str:

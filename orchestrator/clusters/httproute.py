@@ -20,7 +20,7 @@ from typing import Any
 
 from kubernetes import client
 
-from orchestrator.clusters.kube import APPLY, FIELD_MANAGER, KubeError, call
+from orchestrator.clusters.kube import APPLY, FIELD_MANAGER, KubeError, call, read_or_none
 from orchestrator.clusters.owned import check_owned
 
 GROUP = "gateway.networking.k8s.io"
@@ -48,23 +48,18 @@ class HTTPRoutes:
     def read(self, namespace: str, name: str) -> dict[str, object] | None:
         """The route ``namespace/name`` as the API server stores it (status included); None
         when it does not exist. A cluster without the Gateway API answers 404 as well."""
-        try:
-            obj = call(
-                self.cluster,
-                f"read HTTPRoute {namespace}/{name}",
-                self._objects.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                name,
-                _request_timeout=self.timeout,
-            )
-        except KubeError as exc:
-            if exc.not_found:
-                return None
-            raise
-        return _json_object(obj)
+        obj = read_or_none(
+            self.cluster,
+            f"read HTTPRoute {namespace}/{name}",
+            self._objects.get_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            name,
+            _request_timeout=self.timeout,
+        )
+        return None if obj is None else _json_object(obj)
 
     def apply(self, manifest: Mapping[str, object]) -> dict[str, object]:
         """Create or update the route by server-side apply; return it as the server stored it.

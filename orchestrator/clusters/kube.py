@@ -68,6 +68,18 @@ def call(cluster: str, what: str, fn: Callable[..., object], *args: Any, **kwarg
         ) from exc
 
 
+def read_or_none(
+    cluster: str, what: str, fn: Callable[..., object], *args: Any, **kwargs: Any
+) -> Any | None:
+    """:func:`call` for a read; None when the object does not exist (404)."""
+    try:
+        return call(cluster, what, fn, *args, **kwargs)
+    except KubeError as exc:
+        if exc.not_found:
+            return None
+        raise
+
+
 def _reason(exc: ApiException) -> str:
     try:
         body = yaml.safe_load(exc.body or "")

@@ -10,7 +10,7 @@ from kubernetes import client
 
 from orchestrator.api.common import WORKLOAD_LABEL
 from orchestrator.clusters.httproute import HTTPRoutes
-from orchestrator.clusters.kube import APPLY, FIELD_MANAGER, KubeError, call
+from orchestrator.clusters.kube import APPLY, FIELD_MANAGER, KubeError, call, read_or_none
 from orchestrator.clusters.owned import check_owned
 
 TIMEOUT = 10.0
@@ -279,13 +279,10 @@ class MemberClient:
             "Deployment": self.apps.read_namespaced_deployment,
             "Service": self.core.read_namespaced_service,
         }[kind]
-        try:
-            found = call(self.name, f"read {kind} {namespace}/{name}", read, name, namespace,
-                         _request_timeout=TIMEOUT)  # fmt: skip
-        except KubeError as exc:
-            if exc.not_found:
-                return False
-            raise
+        found = read_or_none(self.name, f"read {kind} {namespace}/{name}", read, name,
+                             namespace, _request_timeout=TIMEOUT)  # fmt: skip
+        if found is None:
+            return False
         labels = dict(found.metadata.labels or {})
         check_owned(
             {"metadata": {"labels": labels}}, kind=kind, where=f"{namespace}/{name}",
